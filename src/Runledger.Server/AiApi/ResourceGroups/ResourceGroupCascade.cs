@@ -1,0 +1,24 @@
+using Runledger.Server.Lifecycle;
+
+namespace Runledger.Server.AiApi.ResourceGroups;
+
+/// <summary>
+/// What deleting a resource group removes. Later features add their tables here as children;
+/// every row of an AI API table carries <c>resource_group</c>, so one predicate finds them all.
+/// </summary>
+public sealed class ResourceGroupCascade : ICascadeRegistration
+{
+    public const string Kind = "resource_group";
+
+    public void Register(CascadeRegistry registry)
+    {
+        registry.AddKind(new CascadeKind(
+            Kind,
+            MarkSql: "UPDATE resource_groups SET deleting_job_id = @JobId WHERE id = @TargetId AND deleting_job_id IS NULL",
+            FinishSql: "DELETE FROM resource_groups WHERE id = @TargetId AND deleting_job_id = @JobId"));
+        const string owned = "resource_group = @TargetId";
+        registry.AddChild(new CascadeChild(Kind, "execution_logs", "execution_logs", owned, Order: 10));
+        registry.AddChild(new CascadeChild(Kind, "executions", "executions", owned, Order: 20));
+        registry.AddChild(new CascadeChild(Kind, "configurations", "configurations", owned, Order: 30));
+    }
+}

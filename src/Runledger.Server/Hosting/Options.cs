@@ -1,0 +1,63 @@
+namespace Runledger.Server.Hosting;
+
+/// <summary>Where data lives. Keys: <c>Storage:Provider</c>, <c>Storage:DataDir</c>, <c>Storage:Postgres</c>.</summary>
+public sealed class StorageOptions
+{
+    public const string Section = "Storage";
+
+    /// <summary><c>sqlite</c> (default) or <c>postgres</c>. Setting <c>Storage:Postgres</c> alone selects postgres.</summary>
+    public string? Provider { get; set; }
+
+    /// <summary>Folder of the embedded SQLite file (<c>runledger.db</c>); created on first start.</summary>
+    public string DataDir { get; set; } = "./data";
+
+    /// <summary>Npgsql connection string, e.g. <c>Host=127.0.0.1;Username=runledger;Database=runledger</c>.</summary>
+    public string? Postgres { get; set; }
+
+    public string EffectiveProvider => Provider ?? (string.IsNullOrWhiteSpace(Postgres) ? "sqlite" : "postgres");
+}
+
+/// <summary>Request limits. Keys under <c>Limits:</c>.</summary>
+public sealed class LimitsOptions
+{
+    public const string Section = "Limits";
+
+    /// <summary>Largest accepted request body; larger bodies answer 413 in the dialect's shape.</summary>
+    public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
+}
+
+/// <summary>Per-credential rate limit (fixed window). Keys under <c>RateLimit:</c>.</summary>
+public sealed class RateLimitOptions
+{
+    public const string Section = "RateLimit";
+
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Requests one credential may make per window.</summary>
+    public int PermitLimit { get; set; } = 50_000;
+
+    public int WindowSeconds { get; set; } = 10;
+}
+
+/// <summary>The deletion engine. Keys under <c>Lifecycle:</c>.</summary>
+public sealed class LifecycleOptions
+{
+    public const string Section = "Lifecycle";
+
+    /// <summary>Whether this node works deletion jobs. An API-only node (false) still schedules them for other nodes.</summary>
+    public bool WorkerEnabled { get; set; } = true;
+
+    /// <summary>Rows removed per cascade transaction; small enough that other writers never wait long.</summary>
+    public int BatchSize { get; set; } = 5_000;
+
+    /// <summary>How long a node owns a claimed job without renewing it; after that another node (or a restart) resumes it.</summary>
+    public int LeaseSeconds { get; set; } = 30;
+
+    /// <summary>How often idle workers look for jobs that were not signalled in-process (other nodes, expired leases, retries).</summary>
+    public double PollSeconds { get; set; } = 2;
+
+    /// <summary>Attempts before a failing job is marked failed; the wait between attempts doubles from <c>RetryBaseSeconds</c>.</summary>
+    public int MaxAttempts { get; set; } = 5;
+
+    public double RetryBaseSeconds { get; set; } = 5;
+}

@@ -1,0 +1,87 @@
+using System.Threading.Channels;
+using Dapper;
+using Runledger.Storage;
+using Runledger.Storage.Audit;
+using Runledger.Storage.Lifecycle;
+
+namespace Runledger.Server.Lifecycle;
+
+public abstract record ScheduleResult
+{
+    public sealed record Scheduled(string JobId) : ScheduleResult;
+
+    /// <summary>The target does not exist or is already being deleted.</summary>
+    public sealed record NotFound : ScheduleResult;
+}
+
+/// <summary>Wakes the local worker when a job is scheduled, so it starts at once instead of at the next poll.</summary>
+public sealed class JobSignal
+{
+    private readonly Channel<bool> _channel = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    public void Notify() => _channel.Writer.TryWrite(true);
+
+    public async Task WaitAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    {
+        using var timeoutSource = new CancellationTokenSource(timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutSource.Token);
+        try
+        {
+            await _channel.Reader.ReadAsync(linked.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The poll interval passed with no signal.
+        }
+    }
+}
+
+/// <summary>
+/// Step 1 of the lifecycle: in ONE transaction, hide the target from readers, write the durable
+/// job and the audit entry. The caller answers the client right after; the worker does the rest.
+/// </summary>
+public sealed class DeletionScheduler(IDatabase database, CascadeRegistry registry, IDeletionJobStore jobs, IAuditStore audit, JobSignal signal, TimeProvider time)
+{
+    public async Task<ScheduleResult> ScheduleAsync(string kind, string targetId, string scope, string actor, CancellationToken cancellationToken)
+    {
+        var cascade = registry.Kind(kind);
+        var jobId = Guid.CreateVersion7().ToString();
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var marked = await connection.ExecuteAsync(new CommandDefinition(
+            cascade.MarkSql, new { TargetId = targetId, Scope = scope, JobId = jobId }, transaction, cancellationToken: cancellationToken));
+        if (marked != 1)
+        {
+            return new ScheduleResult.NotFound();
+        }
+
+        await jobs.InsertAsync(connection, transaction, new DeletionJobRow
+        {
+            Id = jobId,
+            Kind = kind,
+            TargetId = targetId,
+            Scope = scope,
+            State = JobStates.Queued,
+            RequestedBy = actor,
+            RequestedAt = now,
+            Progress = "{}",
+        }, cancellationToken);
+        await audit.AppendAsync(connection, transaction, new AuditRow
+        {
+            Id = Guid.CreateVersion7().ToString(),
+            At = now,
+            Actor = actor,
+            Action = "deletion.requested",
+            TargetKind = kind,
+            TargetId = targetId,
+            Scope = scope,
+            JobId = jobId,
+            Counts = "{}",
+        }, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        signal.Notify();
+        return new ScheduleResult.Scheduled(jobId);
+    }
+}

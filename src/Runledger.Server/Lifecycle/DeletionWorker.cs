@@ -1,0 +1,174 @@
+using System.Text.Json;
+using Dapper;
+using Microsoft.Extensions.Options;
+using Runledger.Server.Hosting;
+using Runledger.Storage;
+using Runledger.Storage.Audit;
+using Runledger.Storage.Lifecycle;
+
+namespace Runledger.Server.Lifecycle;
+
+/// <summary>
+/// Steps 2–4 of the lifecycle: claims jobs (any node may take any job; PostgreSQL uses
+/// <c>FOR UPDATE SKIP LOCKED</c>), empties each child table in bounded batches — each batch one
+/// transaction that also records progress and renews the lease — then removes the target and
+/// writes the audit entry in one last transaction. A node killed at any point leaves a job whose
+/// lease expires; whoever claims it next carries on from what is left.
+/// </summary>
+public sealed partial class DeletionWorker(
+    IDatabase database,
+    CascadeRegistry registry,
+    IDeletionJobStore jobs,
+    IAuditStore audit,
+    JobSignal signal,
+    IOptions<LifecycleOptions> options,
+    TimeProvider time,
+    ILogger<DeletionWorker> logger) : BackgroundService
+{
+    private readonly string _nodeId = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+
+    public string NodeId => _nodeId;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!options.Value.WorkerEnabled)
+        {
+            return;
+        }
+
+        var poll = TimeSpan.FromSeconds(options.Value.PollSeconds);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (!await RunOnceAsync(stoppingToken))
+                {
+                    await signal.WaitAsync(poll, time, stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                // The store may be briefly unreachable; the loop must outlive that.
+                LogLoopError(logger, ex);
+                await signal.WaitAsync(poll, time, stoppingToken);
+            }
+        }
+    }
+
+    /// <summary>Claims and works one job. False when there was nothing to do.</summary>
+    public async Task<bool> RunOnceAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var job = await jobs.ClaimNextAsync(_nodeId, now, now + (settings.LeaseSeconds * 1000L), cancellationToken);
+        if (job is null)
+        {
+            return false;
+        }
+
+        LogClaimed(logger, job.Id, job.Kind, job.TargetId, job.Attempts);
+        try
+        {
+            await ProcessAsync(job, cancellationToken);
+        }
+        catch (LeaseLostException)
+        {
+            LogLeaseLost(logger, job.Id);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            var failedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
+            long? retryAt = job.Attempts >= settings.MaxAttempts
+                ? null
+                : failedAt + (long)(settings.RetryBaseSeconds * 1000 * Math.Pow(2, job.Attempts - 1));
+            LogJobFailed(logger, ex, job.Id, job.Attempts, retryAt is null ? "no further attempts" : "will retry");
+            await jobs.FailAsync(job.Id, _nodeId, $"{ex.GetType().Name}: {ex.Message}", failedAt, retryAt, CancellationToken.None);
+        }
+
+        return true;
+    }
+
+    private async Task ProcessAsync(DeletionJobRow job, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var cascade = registry.Kind(job.Kind);
+        var progress = JsonSerializer.Deserialize(job.Progress, LifecycleJson.Default.DictionaryStringInt64) ?? [];
+        var parameters = new DynamicParameters(new { job.TargetId, job.Scope, JobId = job.Id, Limit = settings.BatchSize });
+
+        await using var connection = await database.OpenAsync(cancellationToken);
+        foreach (var child in registry.ChildrenOf(job.Kind))
+        {
+            var sql = database.Dialect.BatchDeleteSql(child.Table, child.Where);
+            int removed;
+            do
+            {
+                await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+                removed = await connection.ExecuteAsync(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken));
+                progress[child.Name] = progress.GetValueOrDefault(child.Name) + removed;
+                var leaseUntil = time.GetUtcNow().ToUnixTimeMilliseconds() + (settings.LeaseSeconds * 1000L);
+                if (!await jobs.RecordBatchAsync(connection, transaction, job.Id, _nodeId, removed, Serialize(progress), leaseUntil, cancellationToken))
+                {
+                    throw new LeaseLostException();
+                }
+
+                await transaction.CommitAsync(cancellationToken);
+            }
+            while (removed >= settings.BatchSize);
+        }
+
+        await using (var transaction = await database.BeginWriteAsync(connection, cancellationToken))
+        {
+            var finished = await connection.ExecuteAsync(new CommandDefinition(cascade.FinishSql, parameters, transaction, cancellationToken: cancellationToken));
+            progress[job.Kind] = progress.GetValueOrDefault(job.Kind) + finished;
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            if (!await jobs.RecordBatchAsync(connection, transaction, job.Id, _nodeId, finished, Serialize(progress), now + (settings.LeaseSeconds * 1000L), cancellationToken)
+                || !await jobs.CompleteAsync(connection, transaction, job.Id, _nodeId, now, cancellationToken))
+            {
+                throw new LeaseLostException();
+            }
+
+            await audit.AppendAsync(connection, transaction, new AuditRow
+            {
+                Id = Guid.CreateVersion7().ToString(),
+                At = now,
+                Actor = "system",
+                Action = "deletion.finished",
+                TargetKind = job.Kind,
+                TargetId = job.TargetId,
+                Scope = job.Scope,
+                JobId = job.Id,
+                Counts = Serialize(progress),
+                Detail = $"requested by {job.RequestedBy}",
+            }, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        LogFinished(logger, job.Id, job.Kind, job.TargetId, progress.Values.Sum());
+    }
+
+    private static string Serialize(Dictionary<string, long> progress) => JsonSerializer.Serialize(progress, LifecycleJson.Default.DictionaryStringInt64);
+
+    private sealed class LeaseLostException : Exception;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deletion job {JobId} claimed: {Kind} {TargetId} (attempt {Attempt})")]
+    private static partial void LogClaimed(ILogger logger, string jobId, string kind, string targetId, long attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deletion job {JobId} finished: {Kind} {TargetId}, {Rows} rows removed")]
+    private static partial void LogFinished(ILogger logger, string jobId, string kind, string targetId, long rows);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Deletion job {JobId} was taken over by another node after its lease expired; stopping here")]
+    private static partial void LogLeaseLost(ILogger logger, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Deletion job {JobId} failed on attempt {Attempt}; {Next}")]
+    private static partial void LogJobFailed(ILogger logger, Exception exception, string jobId, long attempt, string next);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Deletion worker loop error; retrying after the poll interval")]
+    private static partial void LogLoopError(ILogger logger, Exception exception);
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, long>))]
+internal sealed partial class LifecycleJson : System.Text.Json.Serialization.JsonSerializerContext;

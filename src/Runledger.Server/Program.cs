@@ -1,0 +1,3 @@
+using Runledger.Server;
+
+return await RunledgerApp.RunAsync(args);

@@ -1,0 +1,65 @@
+using System.Data.Common;
+using Npgsql;
+using Runledger.Storage.Migrations;
+
+namespace Runledger.Storage.Postgres;
+
+/// <summary>PostgreSQL for several nodes on one database.</summary>
+public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : IDatabase, IAsyncDisposable
+{
+    private static readonly IReadOnlyList<Migration> EmbeddedMigrations = MigrationRunner.LoadEmbedded(typeof(PostgresDatabase).Assembly);
+
+    public static PostgresDatabase Create(string connectionString) => new(NpgsqlDataSource.Create(connectionString));
+
+    public string ProviderName => "postgres";
+
+    public SqlDialect Dialect { get; } = new PostgresDialect();
+
+    public IReadOnlyList<Migration> Migrations => EmbeddedMigrations;
+
+    public async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
+        await dataSource.OpenConnectionAsync(cancellationToken);
+
+    public async ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        await connection.BeginTransactionAsync(cancellationToken);
+
+    public ValueTask DisposeAsync() => dataSource.DisposeAsync();
+}
+
+internal sealed class PostgresDialect : SqlDialect
+{
+    // Arbitrary but fixed keys for pg_advisory_lock: one for migrations, one for the audit chain.
+    private const long MigrationLockKey = 0x52756E6C6467_01;
+    private const long AuditLockKey = 0x52756E6C6467_02;
+
+    public override string SkipLockedClause => " FOR UPDATE SKIP LOCKED";
+
+    public override string BatchDeleteSql(string table, string where) =>
+        $"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE {where} LIMIT @Limit))";
+
+    public override async Task LockAuditChainAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({AuditLockKey})", (NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public override async Task<IAsyncDisposable> AcquireMigrationLockAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        var npgsql = (NpgsqlConnection)connection;
+        await using (var command = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationLockKey})", npgsql))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return new Release(npgsql);
+    }
+
+    private sealed class Release(NpgsqlConnection connection) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await using var command = new NpgsqlCommand($"SELECT pg_advisory_unlock({MigrationLockKey})", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+}

@@ -1,0 +1,117 @@
+using Dapper;
+
+namespace Runledger.Storage.Credentials;
+
+/// <summary>Kinds of credential. Secrets are never stored, only their hashes.</summary>
+public static class CredentialKinds
+{
+    /// <summary>A static <c>Authorization: Bearer</c> token for the AI API; looked up by SHA-256.</summary>
+    public const string BearerToken = "bearer_token";
+
+    /// <summary>An OAuth client (client id + PBKDF2-hashed secret) accepted by <c>/oauth/token</c>.</summary>
+    public const string OAuthClient = "oauth_client";
+
+    /// <summary>A Datadog <c>DD-API-KEY</c>; identifies the organisation.</summary>
+    public const string DatadogApiKey = "dd_api_key";
+
+    /// <summary>A Datadog <c>DD-APPLICATION-KEY</c>; carries the scopes and the owning user.</summary>
+    public const string DatadogAppKey = "dd_app_key";
+}
+
+public sealed class CredentialRow
+{
+    public required string Id { get; init; }
+    public required string Kind { get; init; }
+    public required string Name { get; init; }
+
+    /// <summary>SHA-256 (hex) of the secret, for kinds looked up by the secret itself.</summary>
+    public string? LookupHash { get; init; }
+
+    /// <summary>Public identifier of an OAuth client.</summary>
+    public string? ClientId { get; init; }
+
+    /// <summary>PBKDF2 hash of an OAuth client secret (<c>pbkdf2-sha256$iterations$salt$hash</c>).</summary>
+    public string? SecretHash { get; init; }
+
+    /// <summary>Space-separated scopes: <c>admin</c>, <c>read</c>, <c>write</c>.</summary>
+    public required string Scopes { get; init; }
+
+    public required string OrgId { get; init; }
+    public long CreatedAt { get; init; }
+    public long? RevokedAt { get; init; }
+
+    public bool HasScope(string scope) => Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains(scope, StringComparer.Ordinal);
+}
+
+public interface ICredentialStore
+{
+    Task<CredentialRow?> FindByLookupHashAsync(string kind, string lookupHash, CancellationToken cancellationToken);
+
+    Task<CredentialRow?> FindByClientIdAsync(string clientId, CancellationToken cancellationToken);
+
+    Task<long> CountActiveAsync(CancellationToken cancellationToken);
+
+    /// <summary>Inserts or replaces the credential with this id (used for credentials defined by environment).</summary>
+    Task UpsertAsync(CredentialRow row, CancellationToken cancellationToken);
+
+    /// <summary>Returns the stored JWT signing key, creating it from <paramref name="create"/> on first use.</summary>
+    Task<string> GetOrCreateSigningKeyAsync(Func<string> create, long now, CancellationToken cancellationToken);
+}
+
+public sealed class CredentialStore(IDatabase database) : ICredentialStore
+{
+    private const string Columns = "id, kind, name, lookup_hash, client_id, secret_hash, scopes, org_id, created_at, revoked_at";
+
+    public async Task<CredentialRow?> FindByLookupHashAsync(string kind, string lookupHash, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<CredentialRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM credentials WHERE lookup_hash = @lookupHash AND kind = @kind AND revoked_at IS NULL",
+            new { kind, lookupHash }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<CredentialRow?> FindByClientIdAsync(string clientId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<CredentialRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM credentials WHERE client_id = @clientId AND kind = @kind AND revoked_at IS NULL",
+            new { clientId, kind = CredentialKinds.OAuthClient }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<long> CountActiveAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM credentials WHERE revoked_at IS NULL", cancellationToken: cancellationToken));
+    }
+
+    public async Task UpsertAsync(CredentialRow row, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM credentials WHERE id = @Id", row, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(
+            $"INSERT INTO credentials ({Columns}) VALUES (@Id, @Kind, @Name, @LookupHash, @ClientId, @SecretHash, @Scopes, @OrgId, @CreatedAt, @RevokedAt)",
+            row, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<string> GetOrCreateSigningKeyAsync(Func<string> create, long now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var existing = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+            "SELECT key_material FROM signing_keys WHERE id = 'jwt'", transaction: transaction, cancellationToken: cancellationToken));
+        if (existing is not null)
+        {
+            return existing;
+        }
+
+        var key = create();
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO signing_keys (id, key_material, created_at) VALUES ('jwt', @key, @now)",
+            new { key, now }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return key;
+    }
+}

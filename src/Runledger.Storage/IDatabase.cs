@@ -1,0 +1,27 @@
+using System.Data.Common;
+
+namespace Runledger.Storage;
+
+/// <summary>
+/// One storage provider: how to open a connection, how to start a write transaction, the SQL
+/// differences the shared stores need, and the provider's numbered migrations.
+/// </summary>
+public interface IDatabase
+{
+    /// <summary>"sqlite" or "postgres"; shown in logs and health output only.</summary>
+    string ProviderName { get; }
+
+    SqlDialect Dialect { get; }
+
+    IReadOnlyList<Migration> Migrations { get; }
+
+    ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Starts a transaction that will write. On SQLite this is BEGIN IMMEDIATE, so the single
+    /// writer lock is taken up front and a read-then-write never fails with SQLITE_BUSY midway.
+    /// </summary>
+    ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
+}
+
+public sealed record Migration(int Version, string Name, string Sql);

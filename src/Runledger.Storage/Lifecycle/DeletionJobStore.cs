@@ -1,0 +1,166 @@
+using System.Data.Common;
+using Dapper;
+
+namespace Runledger.Storage.Lifecycle;
+
+public static class JobStates
+{
+    public const string Queued = "queued";
+    public const string Running = "running";
+    public const string Done = "done";
+    public const string Failed = "failed";
+}
+
+public sealed class DeletionJobRow
+{
+    public required string Id { get; init; }
+
+    /// <summary>What is deleted: a registered cascade kind such as <c>resource_group</c>.</summary>
+    public required string Kind { get; init; }
+
+    public required string TargetId { get; init; }
+
+    /// <summary>The tenant the target lives in (resource group, or organisation for LLM Obs).</summary>
+    public required string Scope { get; init; }
+
+    public required string State { get; init; }
+    public required string RequestedBy { get; init; }
+    public long RequestedAt { get; init; }
+    public long? StartedAt { get; init; }
+    public long? FinishedAt { get; init; }
+    public string? LeaseOwner { get; init; }
+    public long? LeaseUntil { get; init; }
+    public long Attempts { get; init; }
+    public long? NextAttemptAt { get; init; }
+    public long RowsRemoved { get; init; }
+
+    /// <summary>JSON object: child name → rows removed so far.</summary>
+    public required string Progress { get; init; }
+
+    public string? Error { get; init; }
+}
+
+public sealed record JobQuery(string? State = null, string? Kind = null, string? Scope = null, int Limit = 100);
+
+public interface IDeletionJobStore
+{
+    Task InsertAsync(DbConnection connection, DbTransaction transaction, DeletionJobRow job, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Claims the oldest job that is queued, or running with an expired lease (its node died), and
+    /// leases it to <paramref name="nodeId"/>. Several nodes may call this at once: each job goes to one.
+    /// </summary>
+    Task<DeletionJobRow?> ClaimNextAsync(string nodeId, long now, long leaseUntil, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records one batch inside the batch's own transaction and renews the lease. False when this
+    /// node no longer holds the lease; the caller must then roll the batch back.
+    /// </summary>
+    Task<bool> RecordBatchAsync(DbConnection connection, DbTransaction transaction, string jobId, string nodeId, long removed, string progressJson, long leaseUntil, CancellationToken cancellationToken);
+
+    Task<bool> CompleteAsync(DbConnection connection, DbTransaction transaction, string jobId, string nodeId, long now, CancellationToken cancellationToken);
+
+    /// <summary>Releases the lease after an error; the job is retried at <paramref name="nextAttemptAt"/>, or failed for good when it is null.</summary>
+    Task FailAsync(string jobId, string nodeId, string errorMessage, long now, long? nextAttemptAt, CancellationToken cancellationToken);
+
+    Task<DeletionJobRow?> GetAsync(string jobId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<DeletionJobRow>> ListAsync(JobQuery query, CancellationToken cancellationToken);
+}
+
+public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
+{
+    private const string Columns =
+        "id, kind, target_id, scope, state, requested_by, requested_at, started_at, finished_at, lease_owner, lease_until, attempts, next_attempt_at, rows_removed, progress, error";
+
+    public Task InsertAsync(DbConnection connection, DbTransaction transaction, DeletionJobRow job, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition(
+            $"INSERT INTO deletion_jobs ({Columns}) VALUES (@Id, @Kind, @TargetId, @Scope, @State, @RequestedBy, @RequestedAt, @StartedAt, @FinishedAt, @LeaseOwner, @LeaseUntil, @Attempts, @NextAttemptAt, @RowsRemoved, @Progress, @Error)",
+            job, transaction, cancellationToken: cancellationToken));
+
+    public async Task<DeletionJobRow?> ClaimNextAsync(string nodeId, long now, long leaseUntil, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var id = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+            $"""
+            SELECT id FROM deletion_jobs
+            WHERE state IN ('queued', 'running')
+              AND (lease_until IS NULL OR lease_until < @now)
+              AND (next_attempt_at IS NULL OR next_attempt_at <= @now)
+            ORDER BY requested_at, id
+            LIMIT 1{database.Dialect.SkipLockedClause}
+            """,
+            new { now }, transaction, cancellationToken: cancellationToken));
+        if (id is null)
+        {
+            return null;
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE deletion_jobs
+            SET state = 'running', lease_owner = @nodeId, lease_until = @leaseUntil,
+                started_at = COALESCE(started_at, @now), attempts = attempts + 1, next_attempt_at = NULL
+            WHERE id = @id
+            """,
+            new { id, nodeId, leaseUntil, now }, transaction, cancellationToken: cancellationToken));
+        var job = await connection.QuerySingleAsync<DeletionJobRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM deletion_jobs WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return job;
+    }
+
+    public async Task<bool> RecordBatchAsync(DbConnection connection, DbTransaction transaction, string jobId, string nodeId, long removed, string progressJson, long leaseUntil, CancellationToken cancellationToken) =>
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE deletion_jobs
+            SET rows_removed = rows_removed + @removed, progress = @progressJson, lease_until = @leaseUntil
+            WHERE id = @jobId AND lease_owner = @nodeId AND state = 'running'
+            """,
+            new { jobId, nodeId, removed, progressJson, leaseUntil }, transaction, cancellationToken: cancellationToken)) == 1;
+
+    public async Task<bool> CompleteAsync(DbConnection connection, DbTransaction transaction, string jobId, string nodeId, long now, CancellationToken cancellationToken) =>
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE deletion_jobs
+            SET state = 'done', finished_at = @now, lease_owner = NULL, lease_until = NULL, error = NULL
+            WHERE id = @jobId AND lease_owner = @nodeId AND state = 'running'
+            """,
+            new { jobId, nodeId, now }, transaction, cancellationToken: cancellationToken)) == 1;
+
+    public async Task FailAsync(string jobId, string nodeId, string errorMessage, long now, long? nextAttemptAt, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE deletion_jobs
+            SET state = CASE WHEN @nextAttemptAt IS NULL THEN 'failed' ELSE 'running' END,
+                finished_at = CASE WHEN @nextAttemptAt IS NULL THEN @now ELSE NULL END,
+                lease_owner = NULL, lease_until = NULL, next_attempt_at = @nextAttemptAt, error = @errorMessage
+            WHERE id = @jobId AND lease_owner = @nodeId
+            """,
+            new { jobId, nodeId, errorMessage, now, nextAttemptAt }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<DeletionJobRow?> GetAsync(string jobId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<DeletionJobRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM deletion_jobs WHERE id = @jobId", new { jobId }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<IReadOnlyList<DeletionJobRow>> ListAsync(JobQuery query, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<DeletionJobRow>(new CommandDefinition(
+            $"""
+            SELECT {Columns} FROM deletion_jobs
+            WHERE (@State IS NULL OR state = @State) AND (@Kind IS NULL OR kind = @Kind) AND (@Scope IS NULL OR scope = @Scope)
+            ORDER BY requested_at DESC, id
+            LIMIT @Limit
+            """,
+            query, cancellationToken: cancellationToken));
+        return rows.AsList();
+    }
+}

@@ -1,0 +1,29 @@
+using System.Data.Common;
+
+namespace Runledger.Storage;
+
+/// <summary>
+/// The few places where SQLite and PostgreSQL SQL differ. Shared stores and the lifecycle engine
+/// ask these members instead of testing which provider they run on.
+/// </summary>
+public abstract class SqlDialect
+{
+    // Every provider creates its dialect before any store runs a query: a safe place for
+    // process-wide Dapper settings. Columns are snake_case, row types PascalCase.
+    static SqlDialect() => Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
+
+    /// <summary>Appended to a claim query so that several nodes never claim the same row.</summary>
+    public abstract string SkipLockedClause { get; }
+
+    /// <summary>
+    /// A statement that deletes at most <c>@Limit</c> rows of <paramref name="table"/> matching
+    /// <paramref name="where"/>; its affected-row count is the number removed.
+    /// </summary>
+    public abstract string BatchDeleteSql(string table, string where);
+
+    /// <summary>Serialises appends to the hash-chained audit log inside the current transaction.</summary>
+    public abstract Task LockAuditChainAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken);
+
+    /// <summary>Held while migrations run so that several nodes can start at once.</summary>
+    public abstract Task<IAsyncDisposable> AcquireMigrationLockAsync(DbConnection connection, CancellationToken cancellationToken);
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: restore, build (warnings are errors), format check, a private
+# PostgreSQL when none is given, every test on SQLite and PostgreSQL, then cleanup.
+# Last line: "N passed, N failed".
+#
+#   ./test.sh                      everything
+#   ./test.sh --filter Name~Auth   extra arguments go to 'dotnet test'
+#   RUNLEDGER_TEST_PG='Host=…;Username=…;Password=…' ./test.sh   use an existing PostgreSQL
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+pg_dir=""
+cleanup() {
+  if [ -n "$pg_dir" ] && [ -d "$pg_dir" ]; then
+    as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+  fi
+}
+trap cleanup EXIT
+
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+find_pg_bin() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [ -z "$dir" ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "== PostgreSQL is not installed; installing it from Debian's packages" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) >&2
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  fi
+  echo "$dir"
+}
+
+start_private_pg() {
+  pg_bin=$(find_pg_bin)
+  [ -x "$pg_bin/initdb" ] || return 1
+  pg_dir=$(mktemp -d /tmp/runledger-pg.XXXXXX)
+  chmod 755 "$pg_dir"
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    chown postgres "$pg_dir"
+  fi
+  as_pg "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres --no-sync >"$pg_dir/initdb.log" 2>&1 || { cat "$pg_dir/initdb.log" >&2; return 1; }
+  local port
+  for _ in 1 2 3 4 5; do
+    port=$((20000 + RANDOM % 30000))
+    if as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 30 \
+         -o "-p $port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" \
+         start >/dev/null 2>&1; then
+      export RUNLEDGER_TEST_PG="Host=127.0.0.1;Port=$port;Username=postgres;Database=postgres;Maximum Pool Size=30"
+      echo "== Started a private PostgreSQL on 127.0.0.1:$port ($pg_dir)"
+      return 0
+    fi
+  done
+  cat "$pg_dir/server.log" >&2 || true
+  return 1
+}
+
+echo "== Restore and build"
+dotnet restore Runledger.slnx --nologo -v quiet
+dotnet build Runledger.slnx --no-restore --nologo -v quiet -clp:ErrorsOnly
+
+echo "== Format check (dotnet format --verify-no-changes)"
+dotnet format Runledger.slnx --verify-no-changes --no-restore -v quiet
+
+filter_args=()
+if [ -z "${RUNLEDGER_TEST_PG:-}" ]; then
+  if ! start_private_pg; then
+    if [ "${CI:-}" = "true" ]; then
+      echo "FAILED: PostgreSQL could not be started, and with CI=true the PostgreSQL tests must run." >&2
+      exit 1
+    fi
+    echo "WARNING: PostgreSQL could not be started; running the SQLite tests only. Set RUNLEDGER_TEST_PG to use a running server." >&2
+    filter_args=(--filter "FullyQualifiedName!~OnPostgres")
+  fi
+fi
+
+echo "== Tests"
+log=$(mktemp)
+set +e
+dotnet test Runledger.slnx --no-build --nologo "${filter_args[@]}" "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo 'Passed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
+failed=$(grep -Eo 'Failed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
+rm -f "$log"
+cleanup
+pg_dir=""
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  failed=1
+fi
+echo "$passed passed, $failed failed"
+exit "$status"
