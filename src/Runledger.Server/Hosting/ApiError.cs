@@ -68,6 +68,9 @@ public static class ErrorWriter
         }
 
         context.Response.StatusCode = error.Status;
+
+        // The exception handler clears headers before it writes: put the request id back.
+        context.Response.Headers[RequestLogging.Header] = context.TraceIdentifier;
         return Dialects.Of(context.Request.Path) switch
         {
             Dialect.AiApi => AiApiError.WriteAsync(context, error),

@@ -41,25 +41,45 @@ public static class JsonBody
             { Header = "Content-Type" });
         }
 
+        byte[] bytes;
         try
         {
-            var value = await JsonSerializer.DeserializeAsync(request.Body, typeInfo, context.RequestAborted);
+            // Buffered (bodies are bounded by Limits:MaxRequestBodyBytes) so that a parse error can be
+            // located precisely even when the target type does not track paths (JsonObject).
+            using var buffer = new MemoryStream();
+            await request.Body.CopyToAsync(buffer, context.RequestAborted);
+            bytes = buffer.ToArray();
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return Fail<T>(TooLarge(context));
+        }
+
+        if (bytes.Length == 0)
+        {
+            return Fail<T>(ApiError.BadRequest("MissingBody", "The request body is empty; send a JSON object.") with { SourcePointer = "" });
+        }
+
+        try
+        {
+            var value = JsonSerializer.Deserialize(bytes, typeInfo);
             return value is null
-                ? Fail<T>(ApiError.BadRequest("MissingBody", "The request body is empty or null; send a JSON object.") with { SourcePointer = "" })
+                ? Fail<T>(ApiError.BadRequest("MissingBody", "The request body is null; send a JSON object.") with { SourcePointer = "" })
                 : new BodyResult<T>(value, null);
         }
         catch (JsonException ex)
         {
             var pointer = ToPointer(ex.Path);
+            if (pointer.Length == 0)
+            {
+                pointer = PointerAtFailure(bytes);
+            }
+
             var where = ex.LineNumber is { } line
                 ? $" at line {line + 1}, position {(ex.BytePositionInLine ?? 0) + 1}"
                 : "";
             var path = string.IsNullOrEmpty(pointer) ? "" : $" (field '{pointer}')";
             return Fail<T>(ApiError.BadRequest("MalformedBody", $"The request body is not valid JSON for this operation{where}{path}: {FirstSentence(ex.Message)}") with { SourcePointer = pointer });
-        }
-        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            return Fail<T>(TooLarge(context));
         }
     }
 
@@ -85,6 +105,63 @@ public static class JsonBody
 
         return jsonPath.TrimStart('$').Replace("['", ".", StringComparison.Ordinal).Replace("']", "", StringComparison.Ordinal)
             .Replace("[", ".", StringComparison.Ordinal).Replace("]", "", StringComparison.Ordinal).Replace('.', '/');
+    }
+
+    /// <summary>Re-reads malformed JSON up to the failure and names the member being read there.</summary>
+    internal static string PointerAtFailure(ReadOnlySpan<byte> json)
+    {
+        // Each frame: an object (with the property being read) or an array (with the element index).
+        var frames = new List<(bool IsArray, int Index, string? Property)>();
+        var reader = new Utf8JsonReader(json);
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.PropertyName:
+                        frames[^1] = (false, 0, reader.GetString());
+                        break;
+                    case JsonTokenType.StartObject or JsonTokenType.StartArray:
+                        NextElement(frames);
+                        frames.Add((reader.TokenType == JsonTokenType.StartArray, -1, null));
+                        break;
+                    case JsonTokenType.EndObject or JsonTokenType.EndArray:
+                        frames.RemoveAt(frames.Count - 1);
+                        break;
+                    default:
+                        NextElement(frames);
+                        break;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Expected: this is where the body stops being JSON.
+        }
+
+        var pointer = new System.Text.StringBuilder();
+        foreach (var (isArray, index, property) in frames)
+        {
+            if (isArray && index >= 0)
+            {
+                pointer.Append('/').Append(index);
+            }
+            else if (!isArray && property is not null)
+            {
+                pointer.Append('/').Append(property.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal));
+            }
+        }
+
+        return pointer.ToString();
+
+        static void NextElement(List<(bool IsArray, int Index, string? Property)> frames)
+        {
+            if (frames.Count > 0 && frames[^1].IsArray)
+            {
+                frames[^1] = (true, frames[^1].Index + 1, null);
+            }
+        }
     }
 
     private static string FirstSentence(string message)

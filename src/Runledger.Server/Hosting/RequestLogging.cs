@@ -6,7 +6,7 @@ namespace Runledger.Server.Hosting;
 /// Gives every request an id (echoed as <c>X-Request-Id</c>, used as <c>requestId</c> in error
 /// bodies) and writes one log line per request that carries it.
 /// </summary>
-internal sealed partial class RequestLogging(RequestDelegate next, ILogger<RequestLogging> logger)
+public sealed partial class RequestLogging(RequestDelegate next, ILogger<RequestLogging> logger)
 {
     public const string Header = "X-Request-Id";
 

@@ -1,0 +1,97 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Runledger.Api.Tests.Support;
+using Runledger.Storage.Credentials;
+
+namespace Runledger.Api.Tests;
+
+/// <summary>A server with a small body limit and a tight per-credential rate limit.</summary>
+public abstract class LimitsTests(ServerFixture fixture)
+{
+    private TestServer Server => fixture.Server;
+
+    [Fact]
+    public async Task AiApi_BodyOverLimit_413AndNothingCreated()
+    {
+        var token = await Server.AddCredentialAsync(CredentialKinds.BearerToken, "admin");
+        using var client = Server.NewClient(token);
+        var labels = new JsonArray(Enumerable.Range(0, 40).Select(i => (JsonNode)new JsonObject { ["key"] = $"ext.ai.sap.com/k{i}", ["value"] = new string('v', 100) }).ToArray());
+        var body = new JsonObject { ["resourceGroupId"] = "too-big", ["labels"] = labels }.ToJsonString();
+        var response = await client.PostAsync("/v2/admin/resourceGroups", Http.Json(body));
+        var error = await response.ExpectAsync(HttpStatusCode.RequestEntityTooLarge);
+        Http.AssertJson(
+            """{"error":{"code":"PayloadTooLarge","message":"The request entity is larger than the limit of 2048 bytes defined by the server (Limits:MaxRequestBodyBytes); send smaller batches.","requestId":"{requestId}","target":"/resourceGroups"}}""",
+            error, response.RequestId());
+        await (await client.GetAsync("/v2/admin/resourceGroups/too-big")).ExpectAsync(HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task LlmObs_BodyOverLimit_413InJsonApiShape()
+    {
+        var appKey = await Server.AddCredentialAsync(CredentialKinds.DatadogAppKey, "read write");
+        using var client = Server.NewDatadogClient(TestCredentials.DatadogApiKey, appKey);
+        var response = await client.PostAsync("/api/v2/llm-obs/v1/projects", Http.JsonApi("projects", new JsonObject { ["name"] = "big", ["description"] = new string('d', 4000) }));
+        var error = await response.ExpectAsync(HttpStatusCode.RequestEntityTooLarge);
+        Assert.Equal("413", (string?)error["errors"]![0]!["status"]);
+        Assert.Equal("Payload Too Large", (string?)error["errors"]![0]!["title"]);
+    }
+
+    [Fact]
+    public async Task AiApi_OverRateLimit_429WithHeaders()
+    {
+        var token = await Server.AddCredentialAsync(CredentialKinds.BearerToken, "admin");
+        using var client = Server.NewClient(token);
+        for (var i = 0; i < 3; i++)
+        {
+            await (await client.GetAsync("/v2/admin/resourceGroups")).ExpectAsync(HttpStatusCode.OK);
+        }
+
+        var response = await client.GetAsync("/v2/admin/resourceGroups");
+        var body = await response.ExpectAsync(HttpStatusCode.TooManyRequests);
+        Http.AssertJson(
+            """{"error":{"code":"TooManyRequests","message":"Too many requests: this credential may make 3 requests per 3600 s; retry after 3600 s.","requestId":"{requestId}","target":"/resourceGroups"}}""",
+            body, response.RequestId());
+        Assert.Equal("3600", response.Headers.GetValues("Retry-After").Single());
+
+        // The limit is per credential: the admin token is not affected.
+        await (await Server.Admin.GetAsync("/v2/admin/resourceGroups")).ExpectAsync(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task LlmObs_OverRateLimit_429WithDatadogHeaders()
+    {
+        var appKey = await Server.AddCredentialAsync(CredentialKinds.DatadogAppKey, "read write");
+        using var client = Server.NewDatadogClient(TestCredentials.DatadogApiKey, appKey);
+        for (var i = 0; i < 3; i++)
+        {
+            await (await client.GetAsync("/api/v2/llm-obs/v1/projects")).ExpectAsync(HttpStatusCode.OK);
+        }
+
+        var response = await client.GetAsync("/api/v2/llm-obs/v1/projects");
+        var body = await response.ExpectAsync(HttpStatusCode.TooManyRequests);
+        Http.AssertJson("""{"errors":["Too many requests: this credential may make 3 requests per 3600 s; retry after 3600 s."]}""", body);
+        Assert.Equal("3", response.Headers.GetValues("X-RateLimit-Limit").Single());
+        Assert.Equal("3600", response.Headers.GetValues("X-RateLimit-Period").Single());
+        Assert.Equal("0", response.Headers.GetValues("X-RateLimit-Remaining").Single());
+        Assert.Equal("3600", response.Headers.GetValues("X-RateLimit-Reset").Single());
+        Assert.Equal("runledger-per-credential", response.Headers.GetValues("X-RateLimit-Name").Single());
+    }
+}
+
+public abstract class LimitedServer(Provider provider) : ServerFixture(provider)
+{
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Limits:MaxRequestBodyBytes"] = "2048",
+        ["RateLimit:PermitLimit"] = "3",
+        ["RateLimit:WindowSeconds"] = "3600",
+    };
+}
+
+public sealed class LimitedSqliteServer() : LimitedServer(Provider.Sqlite);
+
+public sealed class LimitedPostgresServer() : LimitedServer(Provider.Postgres);
+
+public sealed class LimitsTestsOnSqlite(LimitedSqliteServer fixture) : LimitsTests(fixture), IClassFixture<LimitedSqliteServer>;
+
+public sealed class LimitsTestsOnPostgres(LimitedPostgresServer fixture) : LimitsTests(fixture), IClassFixture<LimitedPostgresServer>;
