@@ -140,7 +140,8 @@ public sealed class UnhandledErrorTests
             """{"error":{"code":"InternalServerError","message":"The server failed to handle this request. Quote request id {requestId} when reporting it; the cause is in the server log under that id.","requestId":"{requestId}","target":"/resourceGroups"}}""",
             aiBody, requestId);
         Assert.DoesNotContain(" at ", aiBody.ToJsonString(), StringComparison.Ordinal);
-        Assert.Contains(log.Lines, line => line.Contains("-> 500", StringComparison.Ordinal) && line.Contains(requestId, StringComparison.Ordinal));
+        // The request's log line is written as the response completes, so it may trail the answer a little.
+        await log.WaitForAsync(line => line.Contains("-> 500", StringComparison.Ordinal) && line.Contains(requestId, StringComparison.Ordinal));
 
         await using (var connection = await server.Service<IDatabase>().OpenAsync(CancellationToken.None))
         {
@@ -161,6 +162,16 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
     public IReadOnlyCollection<string> Lines => _lines;
 
     public ILogger CreateLogger(string categoryName) => new Logger(this);
+
+    public async Task WaitForAsync(Func<string, bool> match, int timeoutSeconds = 10)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
+        while (!_lines.Any(match))
+        {
+            Assert.False(timeout.IsCancellationRequested, "No matching log line was written:\n" + string.Join('\n', _lines));
+            await Task.Delay(10, CancellationToken.None);
+        }
+    }
 
     public void Dispose()
     {
