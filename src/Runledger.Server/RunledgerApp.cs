@@ -53,7 +53,7 @@ public static class RunledgerApp
         services.AddRunledgerRateLimiting(configuration);
         services.AddRunledgerHealth();
         services.AddLifecycle(configuration);
-        services.AddAiApi();
+        services.AddAiApi(configuration);
         services.AddLlmObs();
 
         var app = builder.Build();

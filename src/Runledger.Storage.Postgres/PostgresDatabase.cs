@@ -34,6 +34,8 @@ internal sealed class PostgresDialect : SqlDialect
 
     public override string SkipLockedClause => " FOR UPDATE SKIP LOCKED";
 
+    public override string ContainsSql(string column, string parameter) => $"strpos({column}, {parameter}) > 0";
+
     public override string BatchDeleteSql(string table, string where) =>
         $"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE {where} LIMIT @Limit))";
 

@@ -78,6 +78,8 @@ internal sealed class SqliteDialect : SqlDialect
     // One writer at a time: a BEGIN IMMEDIATE transaction already excludes other claimers.
     public override string SkipLockedClause => "";
 
+    public override string ContainsSql(string column, string parameter) => $"instr({column}, {parameter}) > 0";
+
     public override string BatchDeleteSql(string table, string where) =>
         $"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {where} LIMIT @Limit)";
 

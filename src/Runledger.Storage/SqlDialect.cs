@@ -21,6 +21,9 @@ public abstract class SqlDialect
     /// </summary>
     public abstract string BatchDeleteSql(string table, string where);
 
+    /// <summary>A predicate: <paramref name="column"/> contains the text of <paramref name="parameter"/>, case-sensitively.</summary>
+    public abstract string ContainsSql(string column, string parameter);
+
     /// <summary>Serialises appends to the hash-chained audit log inside the current transaction.</summary>
     public abstract Task LockAuditChainAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken);
 

@@ -1,5 +1,9 @@
 using System.Text.Json.Serialization;
+using System.Text.Json.Nodes;
+using Runledger.Server.AiApi.Configurations;
+using Runledger.Server.AiApi.Executions;
 using Runledger.Server.AiApi.ResourceGroups;
+using Runledger.Server.AiApi.Scenarios;
 
 namespace Runledger.Server.AiApi;
 
@@ -16,6 +20,24 @@ namespace Runledger.Server.AiApi;
 [JsonSerializable(typeof(ResourceGroupList))]
 [JsonSerializable(typeof(List<ResourceGroupLabel>))]
 [JsonSerializable(typeof(IdMessage))]
+[JsonSerializable(typeof(JsonObject))]
+[JsonSerializable(typeof(ScenarioList))]
+[JsonSerializable(typeof(ScenarioDto))]
+[JsonSerializable(typeof(ExecutableList))]
+[JsonSerializable(typeof(ExecutableDto))]
+[JsonSerializable(typeof(ConfigurationCreateRequest))]
+[JsonSerializable(typeof(ConfigurationDto))]
+[JsonSerializable(typeof(ConfigurationList))]
+[JsonSerializable(typeof(List<ParameterBinding>))]
+[JsonSerializable(typeof(ExecutionCreateRequest))]
+[JsonSerializable(typeof(ExecutionCreated))]
+[JsonSerializable(typeof(ExecutionModifyRequest))]
+[JsonSerializable(typeof(ExecutionDeleted))]
+[JsonSerializable(typeof(ExecutionDto))]
+[JsonSerializable(typeof(ExecutionList))]
+[JsonSerializable(typeof(BulkRequest))]
+[JsonSerializable(typeof(BulkResponse))]
+[JsonSerializable(typeof(LogResponse))]
 internal sealed partial class AiApiJson : JsonSerializerContext;
 
 /// <summary><c>{id, message}</c>: the answer of scheduled operations.</summary>

@@ -29,6 +29,7 @@ public static class AuthExtensions
             .Validate(o => o.TokenLifetimeSeconds is >= 60 and <= 86_400, "Auth:TokenLifetimeSeconds must be between 60 and 86400.")
             .ValidateOnStart();
         services.AddSingleton<SigningKey>();
+        services.AddSingleton<JwtIssuer>();
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, DialectAuthorizationResultHandler>();
         services.AddSingleton<IConfigureOptions<JwtBearerOptions>, ConfigureJwt>();
 
@@ -42,9 +43,10 @@ public static class AuthExtensions
             .AddScheme<AuthenticationSchemeOptions, DatadogKeyHandler>(DatadogKeyHandler.SchemeName, null);
 
         services.AddAuthorizationBuilder()
-            .AddPolicy(Policies.AiApi, p => p.AddAuthenticationSchemes(AiApiScheme).RequireAuthenticatedUser())
+            .AddPolicy(Policies.AiApi, p => p.AddAuthenticationSchemes(AiApiScheme).RequireAuthenticatedUser()
+                .AddRequirements(new NotExecutionTokenRequirement()))
             .AddPolicy(Policies.Admin, p => p.AddAuthenticationSchemes(AiApiScheme).RequireAuthenticatedUser()
-                .AddRequirements(new ScopeRequirement(AuthClaims.ScopeAdmin)))
+                .AddRequirements(new NotExecutionTokenRequirement(), new ScopeRequirement(AuthClaims.ScopeAdmin)))
             .AddPolicy(Policies.LlmObsRead, p => p.AddAuthenticationSchemes(DatadogKeyHandler.SchemeName).RequireAuthenticatedUser()
                 .AddRequirements(new ScopeRequirement(AuthClaims.ScopeRead)))
             .AddPolicy(Policies.LlmObsWrite, p => p.AddAuthenticationSchemes(DatadogKeyHandler.SchemeName).RequireAuthenticatedUser()

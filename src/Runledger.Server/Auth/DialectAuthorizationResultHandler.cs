@@ -48,6 +48,12 @@ internal sealed class DialectAuthorizationResultHandler : IAuthorizationMiddlewa
 
     private static ApiError Forbidden(HttpContext context, PolicyAuthorizationResult result)
     {
+        if (result.AuthorizationFailure?.FailedRequirements.OfType<NotExecutionTokenRequirement>().Any() == true)
+        {
+            var execution = context.User.FindFirst(JwtIssuer.ExecutionClaim)?.Value;
+            return new ApiError(StatusCodes.Status403Forbidden, "Forbidden", $"This token belongs to execution '{execution}' and may only log that execution's metrics (PATCH /v2/lm/metrics).");
+        }
+
         var needs = result.AuthorizationFailure?.FailedRequirements.OfType<ScopeRequirement>().Select(r => r.Scope).FirstOrDefault() ?? "more";
         return Dialects.Of(context.Request.Path) == Dialect.LlmObs
             ? new ApiError(StatusCodes.Status403Forbidden, "Forbidden", $"This application key does not have the '{needs}' scope this operation needs; use a key with '{needs}' scope.")

@@ -2,8 +2,6 @@ using System.Security.Claims;
 using System.Text;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 using Runledger.Storage.Credentials;
 
 namespace Runledger.Server.Auth;
@@ -23,7 +21,7 @@ public static class OAuthEndpoints
     }
 
     public static async Task<Results<JsonHttpResult<TokenResponse>, JsonHttpResult<OAuthErrorResponse>>> IssueTokenAsync(
-        HttpContext context, ICredentialStore credentials, SigningKey signingKey, IOptions<AuthOptions> options, TimeProvider time)
+        HttpContext context, ICredentialStore credentials, JwtIssuer issuer, IOptions<AuthOptions> options)
     {
         context.Response.Headers.CacheControl = "no-store";
         if (!context.Request.HasFormContentType)
@@ -51,26 +49,16 @@ public static class OAuthEndpoints
             return OAuthError(StatusCodes.Status401Unauthorized, "invalid_client", "Unknown client_id or wrong client_secret.");
         }
 
-        var now = time.GetUtcNow().UtcDateTime;
         var lifetime = options.Value.TokenLifetimeSeconds;
-        var descriptor = new SecurityTokenDescriptor
-        {
-            Issuer = options.Value.Issuer,
-            Audience = options.Value.Issuer,
-            IssuedAt = now,
-            NotBefore = now,
-            Expires = now.AddSeconds(lifetime),
-            Subject = new ClaimsIdentity([
+        var token = issuer.Issue(
+            [
                 new Claim("sub", client.Id),
                 new Claim(AuthClaims.CredentialId, client.Id),
                 new Claim(AuthClaims.Org, client.OrgId),
                 new Claim("client_id", clientId),
                 new Claim(AuthClaims.Scope, client.Scopes),
-                new Claim("jti", Guid.NewGuid().ToString("N")),
-            ]),
-            SigningCredentials = new SigningCredentials(signingKey.Key, SecurityAlgorithms.HmacSha256),
-        };
-        var token = new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(descriptor);
+            ],
+            TimeSpan.FromSeconds(lifetime));
         return TypedResults.Json(
             new TokenResponse(token, "bearer", lifetime, client.Scopes),
             AuthJson.Default.TokenResponse);

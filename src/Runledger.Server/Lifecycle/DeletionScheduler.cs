@@ -1,5 +1,5 @@
-using System.Threading.Channels;
 using Dapper;
+using Runledger.Server.Hosting;
 using Runledger.Storage;
 using Runledger.Storage.Audit;
 using Runledger.Storage.Lifecycle;
@@ -14,27 +14,8 @@ public abstract record ScheduleResult
     public sealed record NotFound : ScheduleResult;
 }
 
-/// <summary>Wakes the local worker when a job is scheduled, so it starts at once instead of at the next poll.</summary>
-public sealed class JobSignal
-{
-    private readonly Channel<bool> _channel = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-
-    public void Notify() => _channel.Writer.TryWrite(true);
-
-    public async Task WaitAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
-    {
-        using var timeoutSource = new CancellationTokenSource(timeout, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutSource.Token);
-        try
-        {
-            await _channel.Reader.ReadAsync(linked.Token);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            // The poll interval passed with no signal.
-        }
-    }
-}
+/// <summary>Wakes the local deletion worker when a job is scheduled, so it starts at once instead of at the next poll.</summary>
+public sealed class JobSignal : WakeSignal;
 
 /// <summary>
 /// Step 1 of the lifecycle: in ONE transaction, hide the target from readers, write the durable

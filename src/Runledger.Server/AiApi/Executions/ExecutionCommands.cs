@@ -1,0 +1,75 @@
+using Runledger.Server.Hosting;
+using Runledger.Server.Lifecycle;
+using Runledger.Server.Runner;
+using Runledger.Storage.Executions;
+
+namespace Runledger.Server.AiApi.Executions;
+
+/// <summary>The outcome of a stop or delete: an error, or the deletion job that was scheduled.</summary>
+public sealed record CommandOutcome(ApiError? Error, string? JobId = null);
+
+/// <summary>
+/// Stop and delete with one set of rules for the single and the bulk endpoints (the original
+/// service differs between the two; we deliberately do not). Status guards are checked inside the
+/// statement that changes the row, so two racing requests cannot both pass them.
+/// </summary>
+public sealed class ExecutionCommands(IExecutionStore store, DeletionScheduler scheduler, RunnerSignal signal, TimeProvider time)
+{
+    public async Task<CommandOutcome> StopAsync(string resourceGroup, string id, CancellationToken cancellationToken)
+    {
+        var outcome = await store.RequestStopAsync(resourceGroup, id, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
+        if (outcome.Accepted)
+        {
+            signal.Notify();
+            return new CommandOutcome(null);
+        }
+
+        return outcome.Status is null
+            ? new CommandOutcome(NotFound(resourceGroup, id))
+            : new CommandOutcome(new ApiError(StatusCodes.Status412PreconditionFailed, "ExecutionNotStoppable",
+                $"Execution '{id}' is {outcome.Status}; only PENDING or RUNNING executions can be stopped."));
+    }
+
+    public async Task<CommandOutcome> DeleteAsync(string resourceGroup, string id, string actor, CancellationToken cancellationToken)
+    {
+        var result = await scheduler.ScheduleAsync(ExecutionCascade.Kind, id, resourceGroup, actor, cancellationToken);
+        if (result is ScheduleResult.Scheduled scheduled)
+        {
+            return new CommandOutcome(null, scheduled.JobId);
+        }
+
+        // Refused by the status guard in the marking statement, or not there: say which.
+        var execution = await store.GetAsync(resourceGroup, id, cancellationToken);
+        if (execution is null || execution.DeletingJobId is not null)
+        {
+            return new CommandOutcome(NotFound(resourceGroup, id));
+        }
+
+        var message = execution.Status == ExecutionStatus.Stopping
+            ? $"Execution '{id}' is STOPPING; wait until it is STOPPED, then delete it."
+            : $"Execution '{id}' is {execution.Status}; stop it first (PATCH /v2/lm/executions/{id} with {{\"targetStatus\":\"STOPPED\"}}) and delete it once it is STOPPED.";
+        return new CommandOutcome(new ApiError(StatusCodes.Status412PreconditionFailed, "ExecutionNotDeletable", message));
+    }
+
+    public static ApiError NotFound(string resourceGroup, string id) =>
+        ApiError.NotFound("ExecutionNotFound", $"Execution '{id}' does not exist in resource group '{resourceGroup}'.");
+}
+
+/// <summary>Deleting one execution removes its logs (and, once they exist, its metrics), then the execution.</summary>
+public sealed class ExecutionCascade : ICascadeRegistration
+{
+    public const string Kind = "execution";
+
+    public void Register(CascadeRegistry registry)
+    {
+        registry.AddKind(new CascadeKind(
+            Kind,
+            MarkSql: """
+                UPDATE executions SET deleting_job_id = @JobId, target_status = 'DELETED'
+                WHERE id = @TargetId AND resource_group = @Scope AND deleting_job_id IS NULL
+                  AND status IN ('COMPLETED', 'DEAD', 'STOPPED', 'UNKNOWN')
+                """,
+            FinishSql: "DELETE FROM executions WHERE id = @TargetId AND deleting_job_id = @JobId"));
+        registry.AddChild(new CascadeChild(Kind, "execution_logs", "execution_logs", "execution_id = @TargetId", Order: 10));
+    }
+}
