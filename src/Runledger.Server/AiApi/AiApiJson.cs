@@ -1,5 +1,5 @@
-using System.Text.Json.Serialization;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Runledger.Server.AiApi.Configurations;
 using Runledger.Server.AiApi.Executions;
 using Runledger.Server.AiApi.ResourceGroups;
