@@ -34,6 +34,9 @@ internal sealed class PostgresDialect : SqlDialect
 
     public override string SkipLockedClause => " FOR UPDATE SKIP LOCKED";
 
+    // Dapper passes a list to Npgsql as one array parameter.
+    public override string InListSql(string column, string parameter) => $"{column} = ANY({parameter})";
+
     public override string ContainsSql(string column, string parameter) => $"strpos({column}, {parameter}) > 0";
 
     public override string BatchDeleteSql(string table, string where) =>

@@ -78,6 +78,9 @@ internal sealed class SqliteDialect : SqlDialect
     // One writer at a time: a BEGIN IMMEDIATE transaction already excludes other claimers.
     public override string SkipLockedClause => "";
 
+    // Dapper expands a list parameter into (@p1, @p2, …) for SQLite.
+    public override string InListSql(string column, string parameter) => $"{column} IN {parameter}";
+
     public override string ContainsSql(string column, string parameter) => $"instr({column}, {parameter}) > 0";
 
     public override string BatchDeleteSql(string table, string where) =>

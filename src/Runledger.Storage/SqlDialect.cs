@@ -21,6 +21,9 @@ public abstract class SqlDialect
     /// </summary>
     public abstract string BatchDeleteSql(string table, string where);
 
+    /// <summary>A predicate: <paramref name="column"/> is one of the values of the list parameter <paramref name="parameter"/>.</summary>
+    public abstract string InListSql(string column, string parameter);
+
     /// <summary>A predicate: <paramref name="column"/> contains the text of <paramref name="parameter"/>, case-sensitively.</summary>
     public abstract string ContainsSql(string column, string parameter);
 

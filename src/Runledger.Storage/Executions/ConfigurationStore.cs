@@ -92,7 +92,7 @@ public sealed class ConfigurationStore(IDatabase database) : IConfigurationStore
 
         if (query.ExecutableIds is { Count: > 0 })
         {
-            where.Add("executable_id IN @ExecutableIds");
+            where.Add(database.Dialect.InListSql("executable_id", "@ExecutableIds"));
             args.Add("ExecutableIds", query.ExecutableIds);
         }
 

@@ -199,9 +199,9 @@ public sealed class ExecutionStore(IDatabase database) : IExecutionStore
         {
             var groups = candidates.Select(c => c.ResourceGroup).Distinct().ToList();
             foreach (var row in await connection.QueryAsync<(string Group, long Count)>(new CommandDefinition(
-                """
+                $"""
                 SELECT resource_group, COUNT(*) FROM executions
-                WHERE resource_group IN @groups AND runner_node IS NOT NULL AND status IN ('PENDING', 'RUNNING', 'STOPPING')
+                WHERE {database.Dialect.InListSql("resource_group", "@groups")} AND runner_node IS NOT NULL AND status IN ('PENDING', 'RUNNING', 'STOPPING')
                 GROUP BY resource_group
                 """,
                 new { groups }, transaction, cancellationToken: cancellationToken)))
@@ -316,7 +316,7 @@ public sealed class ExecutionStore(IDatabase database) : IExecutionStore
             query, cancellationToken: cancellationToken))).AsList();
     }
 
-    private static (string Where, DynamicParameters Args) Where(ExecutionQuery query)
+    private (string Where, DynamicParameters Args) Where(ExecutionQuery query)
     {
         var args = new DynamicParameters();
         var where = new List<string> { "resource_group = @ResourceGroup", "deleting_job_id IS NULL" };
@@ -328,7 +328,7 @@ public sealed class ExecutionStore(IDatabase database) : IExecutionStore
 
         if (query.ExecutableIds is { Count: > 0 })
         {
-            where.Add("executable_id IN @ExecutableIds");
+            where.Add(database.Dialect.InListSql("executable_id", "@ExecutableIds"));
             args.Add("ExecutableIds", query.ExecutableIds);
         }
 
