@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: restore, build (warnings are errors), format check, a private
-# PostgreSQL when none is given, every test on SQLite and PostgreSQL, then cleanup.
+# The whole test suite, as CI runs it: restore, build (warnings are errors), format check, the pinned
+# SAP AI SDK for the interop tests (npm ci), a private PostgreSQL when none is given, every test on
+# SQLite and PostgreSQL, then cleanup.
 # Last line: "N passed, N failed".
 #
 #   ./test.sh                      everything
@@ -67,7 +68,34 @@ dotnet build Runledger.slnx --no-restore --nologo -v quiet -clp:ErrorsOnly
 echo "== Format check (dotnet format --verify-no-changes)"
 dotnet format Runledger.slnx --verify-no-changes --no-restore -v quiet
 
-filter_args=()
+# Test filters for what cannot run here (joined with '&'); with CI=true nothing may be left out.
+filters=()
+
+# The interop tests drive the server with the official SAP AI SDK: a Node.js client whose exact
+# versions are pinned in tests/interop/sap-ai-sdk/package-lock.json.
+interop_dir=tests/interop/sap-ai-sdk
+skip_interop() {
+  if [ "${CI:-}" = "true" ]; then
+    echo "FAILED: $1, and with CI=true the SAP AI SDK interop tests must run. Install Node.js 20 or later with npm." >&2
+    exit 1
+  fi
+  echo "WARNING: $1; skipping the SAP AI SDK interop tests (SapSdkInteropTests)." >&2
+  filters+=("FullyQualifiedName!~SapSdkInterop")
+}
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  skip_interop "node or npm is not on PATH"
+else
+  echo "== Node.js interop client (npm ci in $interop_dir, node $(node --version))"
+  npm_log=$(mktemp)
+  if npm ci --prefix "$interop_dir" --no-audit --no-fund --loglevel=error >"$npm_log" 2>&1; then
+    rm -f "$npm_log"
+  else
+    cat "$npm_log" >&2
+    rm -f "$npm_log"
+    skip_interop "'npm ci --prefix $interop_dir' failed (output above)"
+  fi
+fi
+
 if [ -z "${RUNLEDGER_TEST_PG:-}" ]; then
   if ! start_private_pg; then
     if [ "${CI:-}" = "true" ]; then
@@ -75,8 +103,13 @@ if [ -z "${RUNLEDGER_TEST_PG:-}" ]; then
       exit 1
     fi
     echo "WARNING: PostgreSQL could not be started; running the SQLite tests only. Set RUNLEDGER_TEST_PG to use a running server." >&2
-    filter_args=(--filter "FullyQualifiedName!~OnPostgres")
+    filters+=("FullyQualifiedName!~OnPostgres")
   fi
+fi
+
+filter_args=()
+if [ "${#filters[@]}" -gt 0 ]; then
+  filter_args=(--filter "$(IFS='&'; echo "${filters[*]}")")
 fi
 
 echo "== Tests"
