@@ -1,5 +1,7 @@
 using System.Data.Common;
 using Npgsql;
+using NpgsqlTypes;
+using Runledger.Storage.Metrics;
 using Runledger.Storage.Migrations;
 
 namespace Runledger.Storage.Postgres;
@@ -35,12 +37,46 @@ internal sealed class PostgresDialect : SqlDialect
     public override string SkipLockedClause => " FOR UPDATE SKIP LOCKED";
 
     // Dapper passes a list to Npgsql as one array parameter.
+    public override string ForShareClause => " FOR SHARE";
+
     public override string InListSql(string column, string parameter) => $"{column} = ANY({parameter})";
 
     public override string ContainsSql(string column, string parameter) => $"strpos({column}, {parameter}) > 0";
 
-    public override string BatchDeleteSql(string table, string where) =>
+    public override string BatchDeleteSql(string table, string where, IReadOnlyList<string>? keyColumns = null) =>
         $"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE {where} LIMIT @Limit))";
+
+    /// <summary>Binary COPY: one round trip for the whole batch.</summary>
+    public override async Task InsertMetricPointsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<MetricPointRow> points, CancellationToken cancellationToken)
+    {
+        if (points.Count == 0)
+        {
+            return;
+        }
+
+        await using var importer = await ((NpgsqlConnection)connection).BeginBinaryImportAsync(
+            "COPY metric_points (resource_id, ts, step, seq, name, value, labels) FROM STDIN (FORMAT BINARY)", cancellationToken);
+        foreach (var point in points)
+        {
+            await importer.StartRowAsync(cancellationToken);
+            await importer.WriteAsync(point.ResourceId, NpgsqlDbType.Text, cancellationToken);
+            await importer.WriteAsync(point.Ts, NpgsqlDbType.Bigint, cancellationToken);
+            await importer.WriteAsync(point.Step, NpgsqlDbType.Bigint, cancellationToken);
+            await importer.WriteAsync(point.Seq, NpgsqlDbType.Bigint, cancellationToken);
+            await importer.WriteAsync(point.Name, NpgsqlDbType.Text, cancellationToken);
+            await importer.WriteAsync(point.Value, NpgsqlDbType.Double, cancellationToken);
+            if (point.Labels is null)
+            {
+                await importer.WriteNullAsync(cancellationToken);
+            }
+            else
+            {
+                await importer.WriteAsync(point.Labels, NpgsqlDbType.Text, cancellationToken);
+            }
+        }
+
+        await importer.CompleteAsync(cancellationToken);
+    }
 
     public override async Task LockAuditChainAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
     {

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
+using Runledger.Storage.Metrics;
 using Runledger.Storage.Migrations;
 
 namespace Runledger.Storage.Sqlite;
@@ -79,12 +80,50 @@ internal sealed class SqliteDialect : SqlDialect
     public override string SkipLockedClause => "";
 
     // Dapper expands a list parameter into (@p1, @p2, …) for SQLite.
+    public override string ForShareClause => "";
+
     public override string InListSql(string column, string parameter) => $"{column} IN {parameter}";
 
     public override string ContainsSql(string column, string parameter) => $"instr({column}, {parameter}) > 0";
 
-    public override string BatchDeleteSql(string table, string where) =>
-        $"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {where} LIMIT @Limit)";
+    public override string BatchDeleteSql(string table, string where, IReadOnlyList<string>? keyColumns = null)
+    {
+        var key = keyColumns is { Count: > 0 } ? "(" + string.Join(", ", keyColumns) + ")" : "rowid";
+        var select = keyColumns is { Count: > 0 } ? string.Join(", ", keyColumns) : "rowid";
+        return $"DELETE FROM {table} WHERE {key} IN (SELECT {select} FROM {table} WHERE {where} LIMIT @Limit)";
+    }
+
+    /// <summary>One prepared single-row INSERT reused for every point: the fastest path Microsoft.Data.Sqlite offers.</summary>
+    public override async Task InsertMetricPointsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<MetricPointRow> points, CancellationToken cancellationToken)
+    {
+        if (points.Count == 0)
+        {
+            return;
+        }
+
+        await using var command = (SqliteCommand)connection.CreateCommand();
+        command.Transaction = (SqliteTransaction)transaction;
+        command.CommandText = "INSERT INTO metric_points (resource_id, ts, step, seq, name, value, labels) VALUES ($r, $t, $s, $q, $n, $v, $l)";
+        var resource = command.Parameters.Add("$r", SqliteType.Text);
+        var ts = command.Parameters.Add("$t", SqliteType.Integer);
+        var step = command.Parameters.Add("$s", SqliteType.Integer);
+        var seq = command.Parameters.Add("$q", SqliteType.Integer);
+        var name = command.Parameters.Add("$n", SqliteType.Text);
+        var value = command.Parameters.Add("$v", SqliteType.Real);
+        var labels = command.Parameters.Add("$l", SqliteType.Text);
+        command.Prepare();
+        foreach (var point in points)
+        {
+            resource.Value = point.ResourceId;
+            ts.Value = point.Ts;
+            step.Value = point.Step;
+            seq.Value = point.Seq;
+            name.Value = point.Name;
+            value.Value = point.Value;
+            labels.Value = (object?)point.Labels ?? DBNull.Value;
+            command.ExecuteNonQuery();
+        }
+    }
 
     public override Task LockAuditChainAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
         Task.CompletedTask;

@@ -17,9 +17,16 @@ public abstract class SqlDialect
 
     /// <summary>
     /// A statement that deletes at most <c>@Limit</c> rows of <paramref name="table"/> matching
-    /// <paramref name="where"/>; its affected-row count is the number removed.
+    /// <paramref name="where"/>; its affected-row count is the number removed. Tables without an
+    /// implicit row id (SQLite WITHOUT ROWID) name their primary key in <paramref name="keyColumns"/>.
     /// </summary>
-    public abstract string BatchDeleteSql(string table, string where);
+    public abstract string BatchDeleteSql(string table, string where, IReadOnlyList<string>? keyColumns = null);
+
+    /// <summary>The metric-ingest hot path: appends points inside the caller's transaction, set-based.</summary>
+    public abstract Task InsertMetricPointsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<Metrics.MetricPointRow> points, CancellationToken cancellationToken);
+
+    /// <summary>Appended to a read inside a write transaction so a concurrent change of the row waits (SQLite: its single writer already does).</summary>
+    public abstract string ForShareClause { get; }
 
     /// <summary>A predicate: <paramref name="column"/> is one of the values of the list parameter <paramref name="parameter"/>.</summary>
     public abstract string InListSql(string column, string parameter);

@@ -2,12 +2,14 @@ using Microsoft.Extensions.Options;
 using Runledger.Server.AiApi.Configurations;
 using Runledger.Server.AiApi.Executions;
 using Runledger.Server.AiApi.Meta;
+using Runledger.Server.AiApi.Metrics;
 using Runledger.Server.AiApi.ResourceGroups;
 using Runledger.Server.AiApi.Scenarios;
 using Runledger.Server.Auth;
 using Runledger.Server.Lifecycle;
 using Runledger.Server.Runner;
 using Runledger.Storage.Executions;
+using Runledger.Storage.Metrics;
 using Runledger.Storage.ResourceGroups;
 
 namespace Runledger.Server.AiApi;
@@ -19,6 +21,8 @@ public static class AiApiEndpoints
     {
         services.AddSingleton<ICascadeRegistration, ResourceGroupCascade>();
         services.AddSingleton<ICascadeRegistration, ExecutionCascade>();
+        services.AddSingleton<ICascadeRegistration, MetricCascade>();
+        services.AddSingleton<IMetricStore, MetricStore>();
         services.AddSingleton<IConfigurationStore, ConfigurationStore>();
         services.AddSingleton<IExecutionStore, ExecutionStore>();
         services.AddSingleton<ExecutionCommands>();
@@ -47,6 +51,7 @@ public static class AiApiEndpoints
         scoped.MapScenarios();
         scoped.MapConfigurations();
         scoped.MapExecutions();
+        scoped.MapMetrics();
 
         // The spec declares no AI-Resource-Group here; the SDK sends one anyway.
         var open = app.MapGroup("/v2/lm").RequireAuthorization(Policies.AiApi);

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Runledger.Server.AiApi.Configurations;
 using Runledger.Server.AiApi.Executions;
+using Runledger.Server.AiApi.Metrics;
 using Runledger.Server.AiApi.ResourceGroups;
 using Runledger.Server.AiApi.Scenarios;
 
@@ -38,6 +39,9 @@ namespace Runledger.Server.AiApi;
 [JsonSerializable(typeof(BulkRequest))]
 [JsonSerializable(typeof(BulkResponse))]
 [JsonSerializable(typeof(LogResponse))]
+[JsonSerializable(typeof(MetricPatchRequest))]
+[JsonSerializable(typeof(MetricResourceList))]
+[JsonSerializable(typeof(List<NameValue>))]
 internal sealed partial class AiApiJson : JsonSerializerContext;
 
 /// <summary><c>{id, message}</c>: the answer of scheduled operations.</summary>

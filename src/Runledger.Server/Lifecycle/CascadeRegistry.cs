@@ -12,9 +12,10 @@ public sealed record CascadeKind(string Kind, string MarkSql, string FinishSql);
 /// <summary>
 /// A child table emptied before the target is finished, in bounded batches.
 /// <paramref name="Where"/> selects the rows owned by the target (e.g. <c>resource_group = @TargetId</c>).
-/// Children are emptied in ascending <paramref name="Order"/>: leaves first.
+/// Children are emptied in ascending <paramref name="Order"/>: leaves first. A table without an
+/// implicit row id (SQLite WITHOUT ROWID) names its primary key in <paramref name="KeyColumns"/>.
 /// </summary>
-public sealed record CascadeChild(string Kind, string Name, string Table, string Where, int Order);
+public sealed record CascadeChild(string Kind, string Name, string Table, string Where, int Order, IReadOnlyList<string>? KeyColumns = null);
 
 /// <summary>A feature's contribution to the registry (kinds it owns, children it adds to other kinds).</summary>
 public interface ICascadeRegistration

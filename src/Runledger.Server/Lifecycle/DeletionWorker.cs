@@ -102,7 +102,7 @@ public sealed partial class DeletionWorker(
         await using var connection = await database.OpenAsync(cancellationToken);
         foreach (var child in registry.ChildrenOf(job.Kind))
         {
-            var sql = database.Dialect.BatchDeleteSql(child.Table, child.Where);
+            var sql = database.Dialect.BatchDeleteSql(child.Table, child.Where, child.KeyColumns);
             int removed;
             do
             {

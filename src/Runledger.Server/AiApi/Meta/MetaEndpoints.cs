@@ -50,6 +50,7 @@ public static class MetaEndpoints
             ["extensions"] = new JsonObject
             {
                 ["resourceGroups"] = new JsonObject { ["version"] = "1.0.0" },
+                ["metrics"] = new JsonObject { ["version"] = "1.0.0", ["capabilities"] = new JsonObject { ["extendedResults"] = false } },
             },
         };
         return TypedResults.Json(meta, AiApiJson.Default.JsonObject);

@@ -1,0 +1,33 @@
+using Runledger.Server.AiApi.Executions;
+using Runledger.Server.AiApi.ResourceGroups;
+using Runledger.Server.Lifecycle;
+
+namespace Runledger.Server.AiApi.Metrics;
+
+/// <summary>
+/// Metrics as a deletable kind of their own (DELETE /v2/lm/metrics removes one metric resource),
+/// and as children of an execution and of a resource group.
+/// </summary>
+public sealed class MetricCascade : ICascadeRegistration
+{
+    public const string Kind = "metrics";
+    private static readonly string[] PointKey = ["resource_id", "ts", "step", "seq"];
+
+    public void Register(CascadeRegistry registry)
+    {
+        registry.AddKind(new CascadeKind(
+            Kind,
+            MarkSql: "UPDATE metric_resources SET deleting_job_id = @JobId WHERE id = @TargetId AND resource_group = @Scope AND deleting_job_id IS NULL",
+            FinishSql: "DELETE FROM metric_resources WHERE id = @TargetId AND deleting_job_id = @JobId"));
+        registry.AddChild(new CascadeChild(Kind, "metric_points", "metric_points", "resource_id = @TargetId", Order: 1, PointKey));
+        registry.AddChild(new CascadeChild(Kind, "metric_attributes", "metric_attributes", "resource_id = @TargetId", Order: 2));
+
+        foreach (var (kind, owner) in new[] { (ExecutionCascade.Kind, "execution_id"), (ResourceGroupCascade.Kind, "resource_group") })
+        {
+            var resources = $"resource_id IN (SELECT id FROM metric_resources WHERE {owner} = @TargetId)";
+            registry.AddChild(new CascadeChild(kind, "metric_points", "metric_points", resources, Order: 1, PointKey));
+            registry.AddChild(new CascadeChild(kind, "metric_attributes", "metric_attributes", resources, Order: 2));
+            registry.AddChild(new CascadeChild(kind, "metric_resources", "metric_resources", $"{owner} = @TargetId", Order: 3));
+        }
+    }
+}

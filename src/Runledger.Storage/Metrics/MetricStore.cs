@@ -1,0 +1,133 @@
+using Dapper;
+
+namespace Runledger.Storage.Metrics;
+
+public sealed record MetricPointRow(string ResourceId, long Ts, long Step, long Seq, string Name, double Value, string? Labels);
+
+public sealed class MetricResourceRow
+{
+    public required string Id { get; init; }
+    public required string ResourceGroup { get; init; }
+    public required string ExecutionId { get; init; }
+    public long CreatedAt { get; init; }
+    public long ModifiedAt { get; init; }
+}
+
+public sealed record MetricAttributeRow(string ResourceId, string Kind, string Name, string Value);
+
+/// <summary>A point to append; <c>Step</c> is -1 when the point has none.</summary>
+public sealed record MetricPointInput(string Name, double Value, long Ts, long Step, string? Labels);
+
+public static class MetricAttributeKinds
+{
+    public const string Tag = "tag";
+    public const string CustomInfo = "custom";
+}
+
+public interface IMetricStore
+{
+    /// <summary>
+    /// Appends points and merges tags/customInfo (same name replaces the value) in ONE write
+    /// transaction. False, with nothing stored, when the execution does not exist in the group or
+    /// is being deleted.
+    /// </summary>
+    Task<bool> AppendAsync(string resourceGroup, string executionId, IReadOnlyList<MetricPointInput> points, IReadOnlyList<MetricAttributeRow> attributes, long now, CancellationToken cancellationToken);
+
+    /// <summary>The live (not being deleted) metric resources of these executions in the group.</summary>
+    Task<IReadOnlyList<MetricResourceRow>> ListLiveAsync(string resourceGroup, IReadOnlyList<string> executionIds, CancellationToken cancellationToken);
+
+    /// <summary>Points of these resources in read order: timestamp, then step.</summary>
+    Task<IReadOnlyList<MetricPointRow>> ListPointsAsync(IReadOnlyList<string> resourceIds, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<MetricAttributeRow>> ListAttributesAsync(IReadOnlyList<string> resourceIds, CancellationToken cancellationToken);
+}
+
+public sealed class MetricStore(IDatabase database) : IMetricStore
+{
+    public async Task<bool> AppendAsync(string resourceGroup, string executionId, IReadOnlyList<MetricPointInput> points, IReadOnlyList<MetricAttributeRow> attributes, long now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var live = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            $"SELECT COUNT(*) FROM executions WHERE id = @executionId AND resource_group = @resourceGroup AND deleting_job_id IS NULL{database.Dialect.ForShareClause}",
+            new { executionId, resourceGroup }, transaction, cancellationToken: cancellationToken));
+        if (live == 0)
+        {
+            return false;
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO metric_resources (id, resource_group, execution_id, created_at, modified_at, next_seq)
+            VALUES (@id, @resourceGroup, @executionId, @now, @now, 0)
+            ON CONFLICT (execution_id) WHERE deleting_job_id IS NULL DO NOTHING
+            """,
+            new { id = Guid.CreateVersion7().ToString("N"), resourceGroup, executionId, now }, transaction, cancellationToken: cancellationToken));
+
+        // Reserve a range of sequence numbers for this batch on the live resource (its row lock
+        // orders concurrent batches of one execution).
+        var reserved = await connection.QuerySingleAsync<(string Id, long NextSeq)>(new CommandDefinition(
+            """
+            UPDATE metric_resources SET next_seq = next_seq + @count, modified_at = @now
+            WHERE execution_id = @executionId AND deleting_job_id IS NULL
+            RETURNING id, next_seq
+            """,
+            new { executionId, now, count = (long)points.Count }, transaction, cancellationToken: cancellationToken));
+        var first = reserved.NextSeq - points.Count;
+        var rows = new MetricPointRow[points.Count];
+        for (var i = 0; i < rows.Length; i++)
+        {
+            var point = points[i];
+            rows[i] = new MetricPointRow(reserved.Id, point.Ts, point.Step, first + i, point.Name, point.Value, point.Labels);
+        }
+
+        await database.Dialect.InsertMetricPointsAsync(connection, transaction, rows, cancellationToken);
+        if (attributes.Count > 0)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO metric_attributes (resource_id, kind, name, value) VALUES (@ResourceId, @Kind, @Name, @Value)
+                ON CONFLICT (resource_id, kind, name) DO UPDATE SET value = excluded.value
+                """,
+                attributes.Select(a => a with { ResourceId = reserved.Id }), transaction, cancellationToken: cancellationToken));
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    public async Task<IReadOnlyList<MetricResourceRow>> ListLiveAsync(string resourceGroup, IReadOnlyList<string> executionIds, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return (await connection.QueryAsync<MetricResourceRow>(new CommandDefinition(
+            $"""
+            SELECT id, resource_group, execution_id, created_at, modified_at FROM metric_resources
+            WHERE resource_group = @resourceGroup AND {database.Dialect.InListSql("execution_id", "@executionIds")} AND deleting_job_id IS NULL
+            """,
+            new { resourceGroup, executionIds }, cancellationToken: cancellationToken))).AsList();
+    }
+
+    public async Task<IReadOnlyList<MetricPointRow>> ListPointsAsync(IReadOnlyList<string> resourceIds, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return (await connection.QueryAsync<MetricPointRow>(new CommandDefinition(
+            $"""
+            SELECT resource_id AS ResourceId, ts AS Ts, step AS Step, seq AS Seq, name AS Name, value AS Value, labels AS Labels
+            FROM metric_points WHERE {database.Dialect.InListSql("resource_id", "@resourceIds")}
+            ORDER BY resource_id, ts, step, seq
+            """,
+            new { resourceIds }, cancellationToken: cancellationToken))).AsList();
+    }
+
+    public async Task<IReadOnlyList<MetricAttributeRow>> ListAttributesAsync(IReadOnlyList<string> resourceIds, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return (await connection.QueryAsync<MetricAttributeRow>(new CommandDefinition(
+            $"""
+            SELECT resource_id AS ResourceId, kind AS Kind, name AS Name, value AS Value
+            FROM metric_attributes WHERE {database.Dialect.InListSql("resource_id", "@resourceIds")}
+            ORDER BY resource_id, kind, name
+            """,
+            new { resourceIds }, cancellationToken: cancellationToken))).AsList();
+    }
+}
