@@ -48,10 +48,11 @@ public sealed class MetricStore(IDatabase database) : IMetricStore
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        var live = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            $"SELECT COUNT(*) FROM executions WHERE id = @executionId AND resource_group = @resourceGroup AND deleting_job_id IS NULL{database.Dialect.ForShareClause}",
+        // Locks the execution row against a concurrent delete until this batch commits.
+        var live = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+            $"SELECT id FROM executions WHERE id = @executionId AND resource_group = @resourceGroup AND deleting_job_id IS NULL{database.Dialect.ForShareClause}",
             new { executionId, resourceGroup }, transaction, cancellationToken: cancellationToken));
-        if (live == 0)
+        if (live is null)
         {
             return false;
         }
@@ -101,8 +102,10 @@ public sealed class MetricStore(IDatabase database) : IMetricStore
         await using var connection = await database.OpenAsync(cancellationToken);
         return (await connection.QueryAsync<MetricResourceRow>(new CommandDefinition(
             $"""
-            SELECT id, resource_group, execution_id, created_at, modified_at FROM metric_resources
-            WHERE resource_group = @resourceGroup AND {database.Dialect.InListSql("execution_id", "@executionIds")} AND deleting_job_id IS NULL
+            SELECT m.id, m.resource_group, m.execution_id, m.created_at, m.modified_at
+            FROM metric_resources m JOIN executions e ON e.id = m.execution_id
+            WHERE m.resource_group = @resourceGroup AND {database.Dialect.InListSql("m.execution_id", "@executionIds")}
+              AND m.deleting_job_id IS NULL AND e.deleting_job_id IS NULL
             """,
             new { resourceGroup, executionIds }, cancellationToken: cancellationToken))).AsList();
     }
