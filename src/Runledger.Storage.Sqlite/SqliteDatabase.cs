@@ -2,6 +2,7 @@ using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Runledger.Storage.Metrics;
 using Runledger.Storage.Migrations;
+using SQLitePCL;
 
 namespace Runledger.Storage.Sqlite;
 
@@ -93,36 +94,52 @@ internal sealed class SqliteDialect : SqlDialect
         return $"DELETE FROM {table} WHERE {key} IN (SELECT {select} FROM {table} WHERE {where} LIMIT @Limit)";
     }
 
-    /// <summary>One prepared single-row INSERT reused for every point: the fastest path Microsoft.Data.Sqlite offers.</summary>
-    public override async Task InsertMetricPointsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<MetricPointRow> points, CancellationToken cancellationToken)
+    /// <summary>
+    /// One prepared INSERT bound through SQLitePCL.raw on the connection's own handle (so it is part
+    /// of the caller's transaction): per-row cost is a few bind calls and one step, several times
+    /// faster than going through SqliteCommand parameters.
+    /// </summary>
+    public override Task InsertMetricPointsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<MetricPointRow> points, CancellationToken cancellationToken)
     {
         if (points.Count == 0)
         {
-            return;
+            return Task.CompletedTask;
         }
 
-        await using var command = (SqliteCommand)connection.CreateCommand();
-        command.Transaction = (SqliteTransaction)transaction;
-        command.CommandText = "INSERT INTO metric_points (resource_id, ts, step, seq, name, value, labels) VALUES ($r, $t, $s, $q, $n, $v, $l)";
-        var resource = command.Parameters.Add("$r", SqliteType.Text);
-        var ts = command.Parameters.Add("$t", SqliteType.Integer);
-        var step = command.Parameters.Add("$s", SqliteType.Integer);
-        var seq = command.Parameters.Add("$q", SqliteType.Integer);
-        var name = command.Parameters.Add("$n", SqliteType.Text);
-        var value = command.Parameters.Add("$v", SqliteType.Real);
-        var labels = command.Parameters.Add("$l", SqliteType.Text);
-        command.Prepare();
-        foreach (var point in points)
+        var db = ((SqliteConnection)connection).Handle!;
+        var rc = raw.sqlite3_prepare_v2(db, "INSERT INTO metric_points (resource_id, ts, step, seq, name, value, labels) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", out var statement);
+        SqliteException.ThrowExceptionForRC(rc, db);
+        using (statement)
         {
-            resource.Value = point.ResourceId;
-            ts.Value = point.Ts;
-            step.Value = point.Step;
-            seq.Value = point.Seq;
-            name.Value = point.Name;
-            value.Value = point.Value;
-            labels.Value = (object?)point.Labels ?? DBNull.Value;
-            command.ExecuteNonQuery();
+            foreach (var point in points)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                raw.sqlite3_bind_text(statement, 1, point.ResourceId);
+                raw.sqlite3_bind_int64(statement, 2, point.Ts);
+                raw.sqlite3_bind_int64(statement, 3, point.Step);
+                raw.sqlite3_bind_int64(statement, 4, point.Seq);
+                raw.sqlite3_bind_text(statement, 5, point.Name);
+                raw.sqlite3_bind_double(statement, 6, point.Value);
+                if (point.Labels is null)
+                {
+                    raw.sqlite3_bind_null(statement, 7);
+                }
+                else
+                {
+                    raw.sqlite3_bind_text(statement, 7, point.Labels);
+                }
+
+                rc = raw.sqlite3_step(statement);
+                if (rc != raw.SQLITE_DONE)
+                {
+                    SqliteException.ThrowExceptionForRC(rc, db);
+                }
+
+                raw.sqlite3_reset(statement);
+            }
         }
+
+        return Task.CompletedTask;
     }
 
     public override Task LockAuditChainAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
