@@ -25,7 +25,18 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : IDatabase, I
     public async ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         await connection.BeginTransactionAsync(cancellationToken);
 
+    public ValueTask<IDisposable> EnterWriteQueueAsync(CancellationToken cancellationToken) => ValueTask.FromResult<IDisposable>(NoQueue.Instance);
+
     public ValueTask DisposeAsync() => dataSource.DisposeAsync();
+
+    private sealed class NoQueue : IDisposable
+    {
+        public static readonly NoQueue Instance = new();
+
+        public void Dispose()
+        {
+        }
+    }
 }
 
 internal sealed class PostgresDialect : SqlDialect

@@ -10,10 +10,11 @@ namespace Runledger.Storage.Sqlite;
 /// The embedded default: one SQLite file in WAL mode. SQLite has one writer at a time, so every
 /// write transaction is BEGIN IMMEDIATE and waits (busy timeout) instead of failing midway.
 /// </summary>
-public sealed class SqliteDatabase : IDatabase
+public sealed class SqliteDatabase : IDatabase, IDisposable
 {
     private static readonly IReadOnlyList<Migration> EmbeddedMigrations = MigrationRunner.LoadEmbedded(typeof(SqliteDatabase).Assembly);
     private readonly string _connectionString;
+    private readonly SemaphoreSlim _writeQueue = new(1, 1);
 
     public SqliteDatabase(string filePath, int busyTimeoutMilliseconds = 30_000)
     {
@@ -68,6 +69,21 @@ public sealed class SqliteDatabase : IDatabase
             await connection.DisposeAsync();
             throw;
         }
+    }
+
+    public void Dispose() => _writeQueue.Dispose();
+
+    public async ValueTask<IDisposable> EnterWriteQueueAsync(CancellationToken cancellationToken)
+    {
+        await _writeQueue.WaitAsync(cancellationToken);
+        return new Turn(_writeQueue);
+    }
+
+    private sealed class Turn(SemaphoreSlim queue) : IDisposable
+    {
+        private SemaphoreSlim? _queue = queue;
+
+        public void Dispose() => Interlocked.Exchange(ref _queue, null)?.Release();
     }
 
     public ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>

@@ -22,6 +22,14 @@ public interface IDatabase
     /// writer lock is taken up front and a read-then-write never fails with SQLITE_BUSY midway.
     /// </summary>
     ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Queues this process's writers on a hot path before they start a write transaction. SQLite has
+    /// one writer at a time, and its busy handler waits by sleeping in growing steps, so writers that
+    /// queue here instead take turns without those sleeps. Completes at once where writers do not
+    /// exclude each other (PostgreSQL).
+    /// </summary>
+    ValueTask<IDisposable> EnterWriteQueueAsync(CancellationToken cancellationToken);
 }
 
 public sealed record Migration(int Version, string Name, string Sql);

@@ -46,6 +46,7 @@ public sealed class MetricStore(IDatabase database) : IMetricStore
 {
     public async Task<bool> AppendAsync(string resourceGroup, string executionId, IReadOnlyList<MetricPointInput> points, IReadOnlyList<MetricAttributeRow> attributes, long now, CancellationToken cancellationToken)
     {
+        using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
         // Locks the execution row against a concurrent delete until this batch commits.
