@@ -79,8 +79,8 @@ skip_interop() {
     echo "FAILED: $1, and with CI=true the SAP AI SDK interop tests must run. Install Node.js 20 or later with npm." >&2
     exit 1
   fi
-  echo "WARNING: $1; skipping the SAP AI SDK interop tests (SapSdkInteropTests)." >&2
-  filters+=("FullyQualifiedName!~SapSdkInterop")
+  echo "WARNING: $1; skipping the SAP AI SDK interop tests (SapSdkInteropTests, SapSdkMetricsInteropTests)." >&2
+  filters+=("FullyQualifiedName!~SapSdk")
 }
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   skip_interop "node or npm is not on PATH"

@@ -121,36 +121,13 @@ public sealed class SapSdkInteropTests
         }
     }
 
-    private static async Task<JsonNode> RunFlowAsync(TestServer server)
-    {
-        var folder = Path.Combine(NodeScript.RepoRoot(), "tests", "interop", "sap-ai-sdk");
-        Assert.True(
-            Directory.Exists(Path.Combine(folder, "node_modules", "@sap-ai-sdk", "ai-api")),
-            $"The SDK is not installed in {folder}: run 'npm ci --prefix tests/interop/sap-ai-sdk' (./test.sh does).");
-
-        // A service key as SAP issues it: the SDK takes the token URL from "url" and the API from AI_API_URL.
-        var origin = server.BaseAddress.GetLeftPart(UriPartial.Authority);
-        var serviceKey = new JsonObject
+    private static Task<JsonNode> RunFlowAsync(TestServer server) =>
+        SapSdk.RunFlowAsync(server, "flow.mjs", new Dictionary<string, string>
         {
-            ["clientid"] = TestCredentials.ClientId,
-            ["clientsecret"] = TestCredentials.ClientSecret,
-            ["url"] = origin,
-            ["serviceurls"] = new JsonObject { ["AI_API_URL"] = origin },
-        };
-        var result = await NodeScript.RunAsync(folder, "flow.mjs", new Dictionary<string, string>
-        {
-            ["AICORE_SERVICE_KEY"] = serviceKey.ToJsonString(),
             ["INTEROP_SCENARIO_ID"] = ScenarioId,
             ["INTEROP_EXECUTABLE_ID"] = ExecutableId,
             ["INTEROP_TIMEOUT_SECONDS"] = "90",
         });
-        Assert.True(result.ExitCode == 0, $"The SDK flow failed: {result}");
-
-        // The result is the last line; anything the SDK's own logger printed comes before it.
-        var last = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
-        Assert.True(last is not null, $"The SDK flow printed nothing: {result}");
-        return JsonNode.Parse(last) ?? throw new InvalidOperationException($"The SDK flow printed 'null': {result}");
-    }
 
     private static List<string> Statuses(JsonNode seen) => seen.AsArray().Select(s => (string)s!).ToList();
 
