@@ -164,7 +164,7 @@ public abstract class ResourceGroupTests(ServerFixture fixture)
         Assert.Equal(id, (string?)job["targetId"]);
         Assert.Equal("env-admin-token", (string?)job["requestedBy"]);
         Assert.Equal(10 + 2_500 + 2_500 + 1, (long)job["rowsRemoved"]!);
-        Http.AssertJson("""{"execution_logs":2500,"executions":2500,"configurations":10,"resource_group":1}""", job["removed"]!);
+        Http.AssertJson("""{"metric_points":0,"metric_attributes":0,"metric_resources":0,"execution_logs":2500,"executions":2500,"configurations":10,"resource_group":1}""", job["removed"]!);
         Assert.Equal(0, await Seed.CountOwnedAsync(database, id));
 
         var audit = await (await Server.Admin.GetAsync($"/runledger/v1/audit?jobId={jobId}")).ExpectAsync(HttpStatusCode.OK);
