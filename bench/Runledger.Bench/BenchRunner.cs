@@ -6,7 +6,7 @@ using Runledger.Bench.Scenarios;
 
 namespace Runledger.Bench;
 
-internal sealed record BenchOptions(string Scenario, string Provider, string? Postgres, string? JsonPath, bool Smoke, string? ServerDll);
+internal sealed record BenchOptions(string Scenario, string Provider, string? Postgres, string? JsonPath, bool Smoke, string? ServerDll, string[] ServerSettings, string? ServerLogDir);
 
 /// <summary>Builds the server, runs the chosen scenarios one after the other, prints the table. Exit code 1 when a scenario failed.</summary>
 internal static class BenchRunner
@@ -31,8 +31,9 @@ internal static class BenchRunner
             return 2;
         }
 
-        var machine = MachineFacts.Collect(stores.Name, await stores.VersionAsync(cancellationToken), commit, options.Smoke);
-        var context = new BenchContext(options.Smoke, stores, serverDll, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), log);
+        var extra = options.ServerSettings.Select(s => s.Split('=', 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+        var machine = MachineFacts.Collect(stores.Name, await stores.VersionAsync(cancellationToken), commit, options.Smoke, extra);
+        var context = new BenchContext(options.Smoke, stores, serverDll, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), extra, options.ServerLogDir, log);
         var results = new List<ScenarioResult>();
         foreach (var scenario in ScenarioRegistry.Select(options.Scenario))
         {

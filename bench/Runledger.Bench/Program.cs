@@ -35,6 +35,27 @@ var serverDll = new Option<FileInfo?>("--server-dll")
     Description = "Use this Runledger.Server.dll instead of building src/Runledger.Server in Release first.",
 };
 
+var serverSettings = new Option<string[]>("--server-setting")
+{
+    Description = "Extra server configuration as KEY=VALUE (repeatable), e.g. Lifecycle:WorkerEnabled=false to see what the background worker costs. Figures measured so are not the product's.",
+    AllowMultipleArgumentsPerToken = false,
+};
+serverSettings.Validators.Add(result =>
+{
+    foreach (var setting in result.GetValueOrDefault<string[]>() ?? [])
+    {
+        if (setting.IndexOf('=', StringComparison.Ordinal) <= 0)
+        {
+            result.AddError($"--server-setting '{setting}' is not KEY=VALUE (e.g. Lifecycle:BatchSize=1000).");
+        }
+    }
+});
+
+var serverLog = new Option<DirectoryInfo?>("--server-log")
+{
+    Description = "Write everything each server prints (one line per request, with its own timing) to DIR/server-N.log, for diagnosis.",
+};
+
 var root = new RootCommand("Runledger's benchmark: starts the Release server as its own process on fresh stores, measures the scenarios against the targets of design.md and prints one table.")
 {
     scenario,
@@ -43,6 +64,8 @@ var root = new RootCommand("Runledger's benchmark: starts the Release server as 
     json,
     smoke,
     serverDll,
+    serverSettings,
+    serverLog,
 };
 root.Validators.Add(result =>
 {
@@ -59,7 +82,9 @@ root.SetAction((parse, cancellationToken) => BenchRunner.RunAsync(
         parse.GetValue(postgres),
         parse.GetValue(json)?.FullName,
         parse.GetValue(smoke),
-        parse.GetValue(serverDll)?.FullName),
+        parse.GetValue(serverDll)?.FullName,
+        parse.GetValue(serverSettings) ?? [],
+        parse.GetValue(serverLog)?.FullName),
     cancellationToken));
 
 return await root.Parse(args).InvokeAsync();

@@ -31,7 +31,8 @@ internal sealed class BenchServer : IAsyncDisposable
         ServerProcess? process = null;
         try
         {
-            process = ServerProcess.Start(context.ServerDll, store.ServerSettings, context.AdminToken);
+            var settings = store.ServerSettings.Concat(context.ServerSettings).ToDictionary(StringComparer.Ordinal);
+            process = ServerProcess.Start(context.ServerDll, settings, context.AdminToken, context.NextServerLogFile());
             var coldStart = await process.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken);
             return new BenchServer(store, process, new ApiClient(process.BaseAddress, context.AdminToken), coldStart);
         }

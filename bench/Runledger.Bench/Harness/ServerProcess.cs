@@ -17,13 +17,16 @@ internal sealed class ServerProcess : IAsyncDisposable
     private readonly string _workDir;
     private readonly ConcurrentQueue<string> _output = new();
     private readonly long _startedAt;
+    private readonly StreamWriter? _logFile;
+    private readonly Lock _logLock = new();
 
-    private ServerProcess(Process process, string workDir, Uri baseAddress, long startedAt)
+    private ServerProcess(Process process, string workDir, Uri baseAddress, long startedAt, string? logFile)
     {
         _process = process;
         _workDir = workDir;
         BaseAddress = baseAddress;
         _startedAt = startedAt;
+        _logFile = logFile is null ? null : new StreamWriter(logFile, append: false);
     }
 
     public Uri BaseAddress { get; }
@@ -36,8 +39,9 @@ internal sealed class ServerProcess : IAsyncDisposable
     /// <summary>
     /// Starts the server on a free loopback port. <paramref name="settings"/> become <c>--Key=Value</c>
     /// arguments; the working folder is a fresh temp folder with an empty <c>templates/</c>.
+    /// With <paramref name="logFile"/>, everything the server prints is also written there.
     /// </summary>
-    public static ServerProcess Start(string serverDll, IReadOnlyDictionary<string, string> settings, string adminToken)
+    public static ServerProcess Start(string serverDll, IReadOnlyDictionary<string, string> settings, string adminToken, string? logFile)
     {
         var workDir = Directory.CreateTempSubdirectory("runledger-bench-server-").FullName;
         var templates = Directory.CreateDirectory(Path.Combine(workDir, "templates")).FullName;
@@ -70,7 +74,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         // Cold start counts from here: process creation, runtime start-up, migrations, first answer.
         var startedAt = Stopwatch.GetTimestamp();
         process.Start();
-        var server = new ServerProcess(process, workDir, new Uri($"http://127.0.0.1:{port}"), startedAt);
+        var server = new ServerProcess(process, workDir, new Uri($"http://127.0.0.1:{port}"), startedAt, logFile);
         process.OutputDataReceived += (_, e) => server.Keep(e.Data);
         process.ErrorDataReceived += (_, e) => server.Keep(e.Data);
         process.BeginOutputReadLine();
@@ -159,6 +163,14 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
 
         _process.Dispose();
+        if (_logFile is not null)
+        {
+            lock (_logLock)
+            {
+                _logFile.Dispose();
+            }
+        }
+
         Directory.Delete(_workDir, recursive: true);
     }
 
@@ -167,6 +179,14 @@ internal sealed class ServerProcess : IAsyncDisposable
         if (line is null)
         {
             return;
+        }
+
+        if (_logFile is not null)
+        {
+            lock (_logLock)
+            {
+                _logFile.WriteLine(line);
+            }
         }
 
         _output.Enqueue(line);

@@ -12,9 +12,10 @@ internal sealed record MachineFacts(
     string Provider,
     string StoreVersion,
     string Commit,
-    bool Smoke)
+    bool Smoke,
+    IReadOnlyDictionary<string, string> ServerSettings)
 {
-    public static MachineFacts Collect(string provider, string storeVersion, string commit, bool smoke) => new(
+    public static MachineFacts Collect(string provider, string storeVersion, string commit, bool smoke, IReadOnlyDictionary<string, string> serverSettings) => new(
         Environment.ProcessorCount,
         ProcField("/proc/cpuinfo", "model name") ?? RuntimeInformation.ProcessArchitecture.ToString(),
         ProcField("/proc/meminfo", "MemTotal") is { } kb ? $"{ParseKb(kb) / 1024 / 1024.0:0.0} GiB" : "unknown",
@@ -23,7 +24,8 @@ internal sealed record MachineFacts(
         provider,
         storeVersion,
         commit,
-        smoke);
+        smoke,
+        serverSettings);
 
     public IEnumerable<KeyValuePair<string, string>> Lines()
     {
@@ -35,6 +37,10 @@ internal sealed record MachineFacts(
         yield return new("provider", $"{Provider} ({StoreVersion})");
         yield return new("commit", Commit);
         yield return new("mode", Smoke ? "smoke (tiny sizes; figures are not comparable with the targets)" : "full");
+        if (ServerSettings.Count > 0)
+        {
+            yield return new("server", "non-default settings: " + string.Join(", ", ServerSettings.Select(s => $"{s.Key}={s.Value}")));
+        }
     }
 
     private static string? ProcField(string file, string field)

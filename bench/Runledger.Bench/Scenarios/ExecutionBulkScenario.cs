@@ -38,13 +38,12 @@ internal sealed class ExecutionBulkScenario : IScenario
         var batches = Workload.DistinctExecutionIds(rows, (warmup + requests) * ItemsPerRequest).Chunk(ItemsPerRequest)
             .Select(ids => (Ids: (IReadOnlyList<string>)ids, Body: Body(ids)))
             .ToList();
-        var drainTimeout = TimeSpan.FromMinutes(5);
         foreach (var (ids, body) in batches.Take(warmup))
         {
             await server.Client.BulkModifyExecutionsAsync(BenchContext.ResourceGroup, body, ids, cancellationToken);
         }
 
-        await server.Client.WaitForDeletionJobsAsync(drainTimeout, cancellationToken);
+        await Workload.SettleAsync(context, server, cancellationToken);
 
         var samples = new List<TimeSpan>(requests);
         var started = Stopwatch.GetTimestamp();
@@ -53,22 +52,10 @@ internal sealed class ExecutionBulkScenario : IScenario
             samples.Add(await server.Client.BulkModifyExecutionsAsync(BenchContext.ResourceGroup, body, ids, cancellationToken));
         }
 
-        var drain = await server.Client.WaitForDeletionJobsAsync(drainTimeout, cancellationToken);
-        var total = Stopwatch.GetElapsedTime(started);
-        context.Progress(Name, $"{requests * ItemsPerRequest:N0} deletes in {requests} bulk requests scheduled and cascaded in {total.TotalSeconds:0.0} s");
-
-        var expectedLeft = rows - (batches.Count * ItemsPerRequest);
-        var left = await server.Store.CountExecutionsAsync(BenchContext.ResourceGroup, cancellationToken);
-        if (left != expectedLeft)
-        {
-            throw new BenchCheckException($"{left:N0} executions are left after all jobs finished; expected {expectedLeft:N0}.");
-        }
-
         var latency = Latency.Of(samples);
         result.AddLatency("PATCH 100 → 202", latency, Targets.ScheduleDeleteP99);
         result.Add("PATCH 100 → 202, p50 per item", latency.P50 / ItemsPerRequest, "ms");
-        result.Add("last 202 → all jobs done", drain.TotalMilliseconds, "ms");
-        result.Add("jobs done per second (first PATCH → all done)", requests * ItemsPerRequest / total.TotalSeconds, "jobs/s");
+        await Workload.FinishJobsAsync(context, server, result, started, requests * ItemsPerRequest, rows - (batches.Count * ItemsPerRequest), "PATCH", cancellationToken);
         result.AddPeakRss(server.Process.PeakRssBytes());
     }
 

@@ -33,13 +33,12 @@ internal sealed class ExecutionDeleteScenario : IScenario
         context.Progress(Name, $"seeded {rows:N0} executions in {seed.Elapsed.TotalSeconds:0.0} s");
 
         var ids = Workload.DistinctExecutionIds(rows, warmup + requests);
-        var drainTimeout = TimeSpan.FromMinutes(5);
         foreach (var id in ids.Take(warmup))
         {
             await server.Client.DeleteExecutionAsync(BenchContext.ResourceGroup, id, cancellationToken);
         }
 
-        await server.Client.WaitForDeletionJobsAsync(drainTimeout, cancellationToken);
+        await Workload.SettleAsync(context, server, cancellationToken);
 
         var samples = new List<TimeSpan>(requests);
         var started = Stopwatch.GetTimestamp();
@@ -48,19 +47,8 @@ internal sealed class ExecutionDeleteScenario : IScenario
             samples.Add(await server.Client.DeleteExecutionAsync(BenchContext.ResourceGroup, id, cancellationToken));
         }
 
-        var drain = await server.Client.WaitForDeletionJobsAsync(drainTimeout, cancellationToken);
-        var total = Stopwatch.GetElapsedTime(started);
-        context.Progress(Name, $"{requests:N0} deletes scheduled and cascaded in {total.TotalSeconds:0.0} s");
-
-        var left = await server.Store.CountExecutionsAsync(BenchContext.ResourceGroup, cancellationToken);
-        if (left != rows - ids.Count)
-        {
-            throw new BenchCheckException($"{left:N0} executions are left after all jobs finished; expected {rows - ids.Count:N0}.");
-        }
-
         result.AddLatency("DELETE → 202", Latency.Of(samples), Targets.ScheduleDeleteP99);
-        result.Add("last 202 → all jobs done", drain.TotalMilliseconds, "ms");
-        result.Add("jobs done per second (first DELETE → all done)", requests / total.TotalSeconds, "jobs/s");
+        await Workload.FinishJobsAsync(context, server, result, started, requests, rows - ids.Count, "DELETE", cancellationToken);
         result.AddPeakRss(server.Process.PeakRssBytes());
     }
 }
