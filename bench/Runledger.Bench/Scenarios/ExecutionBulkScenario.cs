@@ -18,7 +18,7 @@ internal sealed class ExecutionBulkScenario : IScenario
 
     public string Description => "PATCH /v2/lm/executions with 100 DELETED items per request on a 100,000-execution store: time to 202 per request";
 
-    public TimeSpan Budget => TimeSpan.FromMinutes(10);
+    public TimeSpan Budget => TimeSpan.FromMinutes(20);
 
     public async Task RunAsync(BenchContext context, ScenarioResult result, CancellationToken cancellationToken)
     {

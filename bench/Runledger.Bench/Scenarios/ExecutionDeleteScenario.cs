@@ -15,7 +15,7 @@ internal sealed class ExecutionDeleteScenario : IScenario
 
     public string Description => "DELETE /v2/lm/executions/{id} on distinct executions of a 100,000-execution store: time to 202, time until the jobs are done";
 
-    public TimeSpan Budget => TimeSpan.FromMinutes(10);
+    public TimeSpan Budget => TimeSpan.FromMinutes(20);
 
     public async Task RunAsync(BenchContext context, ScenarioResult result, CancellationToken cancellationToken)
     {

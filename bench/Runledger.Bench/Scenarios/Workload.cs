@@ -7,7 +7,7 @@ namespace Runledger.Bench.Scenarios;
 /// <summary>What the deletion scenarios share: which executions to delete, and waiting for their jobs.</summary>
 internal static class Workload
 {
-    private static readonly TimeSpan DrainTimeout = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromMinutes(10);
 
     /// <summary>
     /// <paramref name="count"/> distinct seeded execution ids, spread over the whole table in a fixed
