@@ -1,6 +1,8 @@
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Runledger.Bench.Report;
 
@@ -56,7 +58,8 @@ internal sealed class BenchReport(MachineFacts machine, DateTimeOffset startedAt
                 r.Scenario,
                 r.Parameters.ToDictionary(p => p.Key, p => p.Value),
                 Math.Round(r.Elapsed.TotalSeconds, 3),
-                r.Figures.Select(f => new JsonFigure(f.Name, Math.Round(f.Value, 4), f.Unit, f.Target?.Describe(f.Unit), f.Target?.Source, f.Met)).ToList(),
+                r.Figures.Select(f => new JsonFigure(
+                    f.Name, Math.Round(f.Value, 4), f.Unit, f.Target?.Describe(f.Unit), f.Target?.Goal.ToString(), f.Target?.Limit, f.Target?.Source, f.Met)).ToList(),
                 r.Error)).ToList());
         var directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(directory))
@@ -64,8 +67,10 @@ internal sealed class BenchReport(MachineFacts machine, DateTimeOffset startedAt
             Directory.CreateDirectory(directory);
         }
 
+        // "≤" and "→" stay readable in the file.
+        var options = new JsonSerializerOptions(BenchJson.Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
         await using var stream = File.Create(path);
-        await JsonSerializer.SerializeAsync(stream, document, BenchJson.Default.JsonReport, cancellationToken);
+        await JsonSerializer.SerializeAsync(stream, document, (JsonTypeInfo<JsonReport>)options.GetTypeInfo(typeof(JsonReport)), cancellationToken);
     }
 }
 
@@ -73,7 +78,7 @@ internal sealed record JsonReport(DateTimeOffset StartedAt, MachineFacts Machine
 
 internal sealed record JsonScenario(string Name, Dictionary<string, string> Parameters, double ElapsedSeconds, List<JsonFigure> Figures, string? Error);
 
-internal sealed record JsonFigure(string Name, double Value, string Unit, string? Target, string? TargetSource, bool? Met);
+internal sealed record JsonFigure(string Name, double Value, string Unit, string? Target, string? Goal, double? Limit, string? TargetSource, bool? Met);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
 [JsonSerializable(typeof(JsonReport))]
