@@ -31,7 +31,13 @@ internal static class BenchRunner
             return 2;
         }
 
-        var extra = options.ServerSettings.Select(s => s.Split('=', 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+        // Configuration keys are case-insensitive; a key given twice keeps its last value.
+        var extra = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var pair in options.ServerSettings.Select(s => s.Split('=', 2)))
+        {
+            extra[pair[0]] = pair[1];
+        }
+
         var machine = MachineFacts.Collect(stores.Name, await stores.VersionAsync(cancellationToken), commit, options.Smoke, extra);
         var context = new BenchContext(options.Smoke, stores, serverDll, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), extra, options.ServerLogDir, log);
         var results = new List<ScenarioResult>();

@@ -31,7 +31,12 @@ internal sealed class BenchServer : IAsyncDisposable
         ServerProcess? process = null;
         try
         {
-            var settings = store.ServerSettings.Concat(context.ServerSettings).ToDictionary(StringComparer.Ordinal);
+            var settings = new Dictionary<string, string>(store.ServerSettings, StringComparer.OrdinalIgnoreCase);
+            foreach (var (key, value) in context.ServerSettings)
+            {
+                settings[key] = value;
+            }
+
             process = ServerProcess.Start(context.ServerDll, settings, context.AdminToken, context.NextServerLogFile());
             var coldStart = await process.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken);
             return new BenchServer(store, process, new ApiClient(process.BaseAddress, context.AdminToken), coldStart);
