@@ -17,11 +17,13 @@ provider.AcceptOnlyFromAmong("sqlite", "postgres");
 
 var postgres = new Option<string?>("--postgres")
 {
+    HelpName = "CONNSTRING",
     Description = "Npgsql connection string of a PostgreSQL where the bench may CREATE and DROP databases (with --provider postgres).",
 };
 
 var json = new Option<FileInfo?>("--json")
 {
+    HelpName = "FILE",
     Description = "Also write the results as JSON to this file.",
 };
 
@@ -32,11 +34,13 @@ var smoke = new Option<bool>("--smoke")
 
 var serverDll = new Option<FileInfo?>("--server-dll")
 {
+    HelpName = "PATH",
     Description = "Use this Runledger.Server.dll instead of building src/Runledger.Server in Release first.",
 };
 
 var serverSettings = new Option<string[]>("--server-setting")
 {
+    HelpName = "KEY=VALUE",
     Description = "Extra server configuration as KEY=VALUE (repeatable), e.g. Lifecycle:WorkerEnabled=false to see what the background worker costs. Figures measured so are not the product's.",
     AllowMultipleArgumentsPerToken = false,
 };
@@ -53,6 +57,7 @@ serverSettings.Validators.Add(result =>
 
 var serverLog = new Option<DirectoryInfo?>("--server-log")
 {
+    HelpName = "DIR",
     Description = "Write everything each server prints (one line per request, with its own timing) to DIR/server-N.log, for diagnosis.",
 };
 
