@@ -29,6 +29,7 @@ public sealed class DeletionScheduler(IDatabase database, CascadeRegistry regist
         var jobId = Guid.CreateVersion7().ToString();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
 
+        using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
         var marked = await connection.ExecuteAsync(new CommandDefinition(

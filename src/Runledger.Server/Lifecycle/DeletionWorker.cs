@@ -106,6 +106,8 @@ public sealed partial class DeletionWorker(
             int removed;
             do
             {
+                // One turn per batch: API writers get the lock between batches.
+                using var turn = await database.EnterWriteQueueAsync(cancellationToken);
                 await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
                 removed = await connection.ExecuteAsync(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken));
                 progress[child.Name] = progress.GetValueOrDefault(child.Name) + removed;
@@ -120,6 +122,7 @@ public sealed partial class DeletionWorker(
             while (removed >= settings.BatchSize);
         }
 
+        using (await database.EnterWriteQueueAsync(cancellationToken))
         await using (var transaction = await database.BeginWriteAsync(connection, cancellationToken))
         {
             var finished = await connection.ExecuteAsync(new CommandDefinition(cascade.FinishSql, parameters, transaction, cancellationToken: cancellationToken));

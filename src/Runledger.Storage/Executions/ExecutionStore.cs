@@ -293,6 +293,7 @@ public sealed class ExecutionStore(IDatabase database) : IExecutionStore
             return;
         }
 
+        using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(

@@ -80,6 +80,7 @@ public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
 
     public async Task<DeletionJobRow?> ClaimNextAsync(string nodeId, long now, long leaseUntil, CancellationToken cancellationToken)
     {
+        using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
         var id = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
