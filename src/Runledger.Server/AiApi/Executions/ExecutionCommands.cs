@@ -30,15 +30,27 @@ public sealed class ExecutionCommands(IExecutionStore store, DeletionScheduler s
                 $"Execution '{id}' is {outcome.Status}; only PENDING or RUNNING executions can be stopped."));
     }
 
-    public async Task<CommandOutcome> DeleteAsync(string resourceGroup, string id, string actor, CancellationToken cancellationToken)
+    public async Task<CommandOutcome> DeleteAsync(string resourceGroup, string id, string actor, CancellationToken cancellationToken) =>
+        (await DeleteManyAsync(resourceGroup, [id], actor, cancellationToken))[0];
+
+    /// <summary>Deletes several executions with one scheduling transaction; one outcome per id, in order.</summary>
+    public async Task<IReadOnlyList<CommandOutcome>> DeleteManyAsync(string resourceGroup, IReadOnlyList<string> ids, string actor, CancellationToken cancellationToken)
     {
-        var result = await scheduler.ScheduleAsync(ExecutionCascade.Kind, id, resourceGroup, actor, cancellationToken);
-        if (result is ScheduleResult.Scheduled scheduled)
+        var results = await scheduler.ScheduleManyAsync(ExecutionCascade.Kind, ids, resourceGroup, actor, cancellationToken);
+        var outcomes = new CommandOutcome[ids.Count];
+        for (var i = 0; i < ids.Count; i++)
         {
-            return new CommandOutcome(null, scheduled.JobId);
+            outcomes[i] = results[i] is ScheduleResult.Scheduled scheduled
+                ? new CommandOutcome(null, scheduled.JobId)
+                : await RefusalAsync(resourceGroup, ids[i], cancellationToken);
         }
 
-        // Refused by the status guard in the marking statement, or not there: say which.
+        return outcomes;
+    }
+
+    /// <summary>Refused by the status guard in the marking statement, or not there: say which.</summary>
+    private async Task<CommandOutcome> RefusalAsync(string resourceGroup, string id, CancellationToken cancellationToken)
+    {
         var execution = await store.GetAsync(resourceGroup, id, cancellationToken);
         if (execution is null || execution.DeletingJobId is not null)
         {

@@ -197,24 +197,29 @@ public static class ExecutionEndpoints
             return invalid.ToResult();
         }
 
+        // Stops one by one (each a single guarded UPDATE); all deletes in one scheduling transaction.
         var scope = ResourceGroupScope.Of(context);
-        var results = new List<BulkResult>();
-        var jobs = new List<string>();
-        foreach (var item in body.Value!.Executions!)
+        var items = body.Value!.Executions!.Select(i => i!).ToList();
+        var outcomes = new CommandOutcome[items.Count];
+        for (var i = 0; i < items.Count; i++)
         {
-            var outcome = item!.TargetStatus == "STOPPED"
-                ? await commands.StopAsync(scope.Id, item.Id!, context.RequestAborted)
-                : await commands.DeleteAsync(scope.Id, item.Id!, context.User.Actor(), context.RequestAborted);
-            if (outcome.JobId is not null)
+            if (items[i].TargetStatus == "STOPPED")
             {
-                jobs.Add(outcome.JobId);
+                outcomes[i] = await commands.StopAsync(scope.Id, items[i].Id!, context.RequestAborted);
             }
-
-            results.Add(outcome.Error is { } error
-                ? new BulkResult(item.Id!, null, new BulkError(error.Code, error.Message))
-                : new BulkResult(item.Id!, "Execution modification scheduled", null));
         }
 
+        var deletes = Enumerable.Range(0, items.Count).Where(i => items[i].TargetStatus == "DELETED").ToList();
+        var deleted = await commands.DeleteManyAsync(scope.Id, deletes.Select(i => items[i].Id!).ToList(), context.User.Actor(), context.RequestAborted);
+        for (var d = 0; d < deletes.Count; d++)
+        {
+            outcomes[deletes[d]] = deleted[d];
+        }
+
+        var results = items.Select((item, i) => outcomes[i].Error is { } error
+            ? new BulkResult(item.Id!, null, new BulkError(error.Code, error.Message))
+            : new BulkResult(item.Id!, "Execution modification scheduled", null)).ToList();
+        var jobs = outcomes.Where(o => o.JobId is not null).Select(o => o.JobId!).ToList();
         if (jobs.Count > 0)
         {
             context.Response.Headers[ResourceGroupEndpoints.DeletionJobHeader] = string.Join(',', jobs);
