@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.Options;
@@ -97,38 +98,55 @@ public sealed partial class DeletionWorker(
         var settings = options.Value;
         var cascade = registry.Kind(job.Kind);
         var progress = JsonSerializer.Deserialize(job.Progress, LifecycleJson.Default.DictionaryStringInt64) ?? [];
-        var parameters = new DynamicParameters(new { job.TargetId, job.Scope, JobId = job.Id, Limit = settings.BatchSize });
+        var parameters = new DynamicParameters(new { job.TargetId, job.Scope, JobId = job.Id });
 
+        // A transaction covers children until BatchSize rows are gone, then commits with its
+        // progress and renewed lease; small jobs (most) take one transaction for everything.
         await using var connection = await database.OpenAsync(cancellationToken);
-        foreach (var child in registry.ChildrenOf(job.Kind))
+        IDisposable? turn = null;
+        DbTransaction? transaction = null;
+        var budget = settings.BatchSize;
+        var uncommitted = 0L;
+        try
         {
-            var sql = database.Dialect.BatchDeleteSql(child.Table, child.Where, child.KeyColumns);
-            int removed;
-            do
+            foreach (var child in registry.ChildrenOf(job.Kind))
             {
-                // One turn per batch: API writers get the lock between batches.
-                using var turn = await database.EnterWriteQueueAsync(cancellationToken);
-                await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-                removed = await connection.ExecuteAsync(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken));
-                progress[child.Name] = progress.GetValueOrDefault(child.Name) + removed;
-                var leaseUntil = time.GetUtcNow().ToUnixTimeMilliseconds() + (settings.LeaseSeconds * 1000L);
-                if (!await jobs.RecordBatchAsync(connection, transaction, job.Id, _nodeId, removed, Serialize(progress), leaseUntil, cancellationToken))
+                var sql = database.Dialect.BatchDeleteSql(child.Table, child.Where, child.KeyColumns);
+                int removed;
+                int limit;
+                do
                 {
-                    throw new LeaseLostException();
+                    if (transaction is null)
+                    {
+                        // One turn per transaction: API writers get the lock between them.
+                        turn = await database.EnterWriteQueueAsync(cancellationToken);
+                        transaction = await database.BeginWriteAsync(connection, cancellationToken);
+                    }
+
+                    limit = budget;
+                    parameters.Add("Limit", limit);
+                    removed = await connection.ExecuteAsync(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken));
+                    progress[child.Name] = progress.GetValueOrDefault(child.Name) + removed;
+                    uncommitted += removed;
+                    budget -= removed;
+                    if (budget == 0)
+                    {
+                        await CommitBatchAsync();
+                    }
                 }
-
-                await transaction.CommitAsync(cancellationToken);
+                while (removed >= limit);
             }
-            while (removed >= settings.BatchSize);
-        }
 
-        using (await database.EnterWriteQueueAsync(cancellationToken))
-        await using (var transaction = await database.BeginWriteAsync(connection, cancellationToken))
-        {
+            if (transaction is null)
+            {
+                turn = await database.EnterWriteQueueAsync(cancellationToken);
+                transaction = await database.BeginWriteAsync(connection, cancellationToken);
+            }
+
             var finished = await connection.ExecuteAsync(new CommandDefinition(cascade.FinishSql, parameters, transaction, cancellationToken: cancellationToken));
             progress[job.Kind] = progress.GetValueOrDefault(job.Kind) + finished;
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-            if (!await jobs.RecordBatchAsync(connection, transaction, job.Id, _nodeId, finished, Serialize(progress), now + (settings.LeaseSeconds * 1000L), cancellationToken)
+            if (!await jobs.RecordBatchAsync(connection, transaction, job.Id, _nodeId, uncommitted + finished, Serialize(progress), now + (settings.LeaseSeconds * 1000L), cancellationToken)
                 || !await jobs.CompleteAsync(connection, transaction, job.Id, _nodeId, now, cancellationToken))
             {
                 throw new LeaseLostException();
@@ -149,8 +167,34 @@ public sealed partial class DeletionWorker(
             }, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
+        finally
+        {
+            if (transaction is not null)
+            {
+                await transaction.DisposeAsync();
+            }
+
+            turn?.Dispose();
+        }
 
         LogFinished(logger, job.Id, job.Kind, job.TargetId, progress.Values.Sum());
+
+        async Task CommitBatchAsync()
+        {
+            var leaseUntil = time.GetUtcNow().ToUnixTimeMilliseconds() + (settings.LeaseSeconds * 1000L);
+            if (!await jobs.RecordBatchAsync(connection, transaction!, job.Id, _nodeId, uncommitted, Serialize(progress), leaseUntil, cancellationToken))
+            {
+                throw new LeaseLostException();
+            }
+
+            await transaction!.CommitAsync(cancellationToken);
+            await transaction.DisposeAsync();
+            transaction = null;
+            turn!.Dispose();
+            turn = null;
+            budget = settings.BatchSize;
+            uncommitted = 0;
+        }
     }
 
     private static string Serialize(Dictionary<string, long> progress) => JsonSerializer.Serialize(progress, LifecycleJson.Default.DictionaryStringInt64);
