@@ -45,6 +45,44 @@ internal sealed class ApiClient : IDisposable
         return elapsed;
     }
 
+    /// <summary><c>PATCH /v2/lm/metrics</c> with a prepared body: must answer 204.</summary>
+    public async Task<TimeSpan> PatchMetricsAsync(string resourceGroup, byte[] body, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Patch, new Uri("/v2/lm/metrics", UriKind.Relative));
+        request.Headers.Add(ResourceGroupHeader, resourceGroup);
+        request.Content = new ByteArrayContent(body);
+        request.Content.Headers.ContentType = MergePatch;
+        var started = Stopwatch.GetTimestamp();
+        using var response = await _http.SendAsync(request, cancellationToken);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        if (response.StatusCode != HttpStatusCode.NoContent)
+        {
+            var text = await response.Content.ReadAsStringAsync(cancellationToken);
+            throw new BenchCheckException($"PATCH /v2/lm/metrics answered {(int)response.StatusCode}, expected 204: {text}");
+        }
+
+        return elapsed;
+    }
+
+    /// <summary><c>GET /v2/lm/metrics?executionIds=…</c>: returns the time and how many points came back.</summary>
+    public async Task<(TimeSpan Elapsed, int Points)> GetMetricsAsync(string resourceGroup, string executionId, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"/v2/lm/metrics?executionIds={executionId}", UriKind.Relative));
+        request.Headers.Add(ResourceGroupHeader, resourceGroup);
+        var started = Stopwatch.GetTimestamp();
+        using var response = await _http.SendAsync(request, cancellationToken);
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            throw new BenchCheckException($"GET /v2/lm/metrics answered {(int)response.StatusCode}: {text}");
+        }
+
+        using var document = JsonDocument.Parse(text);
+        var resources = document.RootElement.GetProperty("resources");
+        return (elapsed, resources.GetArrayLength() == 0 ? 0 : resources[0].GetProperty("metrics").GetArrayLength());
+    }
+
     /// <summary>
     /// <c>PATCH /v2/lm/executions</c> (merge-patch) with a prepared body: must answer 202 with one
     /// result per item, each "Execution modification scheduled".

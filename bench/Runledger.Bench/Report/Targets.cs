@@ -7,5 +7,7 @@ internal static class Targets
 
     public static readonly Target ServerRss = Target.AtMost(200, "server RSS ≤ 200 MB");
 
+    public static readonly Target MetricIngest = Target.AtLeast(500_000, "metric ingest through PATCH /v2/lm/metrics: ≥ 500,000 metric points/s sustained");
+
     public static readonly Target ColdStart = Target.AtMost(1000, "cold start to first answer ≤ 1 s");
 }

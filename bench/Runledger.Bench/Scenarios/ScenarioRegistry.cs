@@ -10,6 +10,8 @@ internal static class ScenarioRegistry
         new ColdStartScenario(),
         new ExecutionDeleteScenario(),
         new ExecutionBulkScenario(),
+        new MetricIngestScenario(),
+        new MetricGetScenario(),
     ];
 
     public static IEnumerable<string> Names => Scenarios.Select(s => s.Name).Append(All);
