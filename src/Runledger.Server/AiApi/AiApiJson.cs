@@ -40,7 +40,6 @@ namespace Runledger.Server.AiApi;
 [JsonSerializable(typeof(BulkResponse))]
 [JsonSerializable(typeof(LogResponse))]
 [JsonSerializable(typeof(MetricPatchRequest))]
-[JsonSerializable(typeof(MetricResourceList))]
 [JsonSerializable(typeof(List<NameValue>))]
 internal sealed partial class AiApiJson : JsonSerializerContext;
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Dapper;
 
 namespace Runledger.Storage.Metrics;
@@ -36,8 +37,8 @@ public interface IMetricStore
     /// <summary>The live (not being deleted) metric resources of these executions in the group.</summary>
     Task<IReadOnlyList<MetricResourceRow>> ListLiveAsync(string resourceGroup, IReadOnlyList<string> executionIds, CancellationToken cancellationToken);
 
-    /// <summary>Points of these resources in read order: timestamp, then step.</summary>
-    Task<IReadOnlyList<MetricPointRow>> ListPointsAsync(IReadOnlyList<string> resourceIds, CancellationToken cancellationToken);
+    /// <summary>Points of one resource in read order (timestamp, then step), streamed from the reader: nothing is buffered.</summary>
+    IAsyncEnumerable<MetricPointRow> StreamPointsAsync(string resourceId, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<MetricAttributeRow>> ListAttributesAsync(IReadOnlyList<string> resourceIds, CancellationToken cancellationToken);
 }
@@ -111,16 +112,21 @@ public sealed class MetricStore(IDatabase database) : IMetricStore
             new { resourceGroup, executionIds }, cancellationToken: cancellationToken))).AsList();
     }
 
-    public async Task<IReadOnlyList<MetricPointRow>> ListPointsAsync(IReadOnlyList<string> resourceIds, CancellationToken cancellationToken)
+    public async IAsyncEnumerable<MetricPointRow> StreamPointsAsync(string resourceId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        return (await connection.QueryAsync<MetricPointRow>(new CommandDefinition(
-            $"""
-            SELECT resource_id AS ResourceId, ts AS Ts, step AS Step, seq AS Seq, name AS Name, value AS Value, labels AS Labels
-            FROM metric_points WHERE {database.Dialect.InListSql("resource_id", "@resourceIds")}
-            ORDER BY resource_id, ts, step, seq
-            """,
-            new { resourceIds }, cancellationToken: cancellationToken))).AsList();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT ts, step, seq, name, value, labels FROM metric_points WHERE resource_id = @resourceId ORDER BY ts, step, seq";
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = "resourceId";
+        parameter.Value = resourceId;
+        command.Parameters.Add(parameter);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return new MetricPointRow(
+                resourceId, reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetString(3), reader.GetDouble(4), reader.IsDBNull(5) ? null : reader.GetString(5));
+        }
     }
 
     public async Task<IReadOnlyList<MetricAttributeRow>> ListAttributesAsync(IReadOnlyList<string> resourceIds, CancellationToken cancellationToken)

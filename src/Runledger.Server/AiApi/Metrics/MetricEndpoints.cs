@@ -56,7 +56,7 @@ public static partial class MetricEndpoints
             : ApiError.NotFound("ExecutionNotFound", $"Execution '{request.ExecutionId}' does not exist in resource group '{scope.Id}' (or is being deleted); nothing was stored.").ToResult();
     }
 
-    public static async Task<Results<JsonHttpResult<MetricResourceList>, ErrorResult>> FindAsync(HttpContext context, IMetricStore metrics)
+    public static async Task<Results<MetricListResult, ErrorResult>> FindAsync(HttpContext context, IMetricStore metrics)
     {
         var query = context.Request.Query;
         var (executionIds, idsError) = ExecutionIdsOf(query, "executionIds");
@@ -91,17 +91,7 @@ public static partial class MetricEndpoints
             .Skip(skip)
             .Take(top)
             .ToList();
-        var points = select.Metrics && matching.Count > 0
-            ? (await metrics.ListPointsAsync(matching.Select(r => r.Id).ToList(), context.RequestAborted)).ToLookup(p => p.ResourceId)
-            : null;
-        var result = matching.Select(r => new MetricResourceDto(
-            r.ExecutionId,
-            AiApiQuery.Time(r.CreatedAt),
-            AiApiQuery.Time(r.ModifiedAt),
-            points is null ? null : points[r.Id].Select(ToDto).ToList(),
-            select.Tags ? NameValues(attributesByResource[r.Id], MetricAttributeKinds.Tag) : null,
-            select.CustomInfo ? NameValues(attributesByResource[r.Id], MetricAttributeKinds.CustomInfo) : null)).ToList();
-        return TypedResults.Json(new MetricResourceList(result.Count, result), AiApiJson.Default.MetricResourceList);
+        return new MetricListResult(matching, attributesByResource, select, metrics);
     }
 
     /// <summary>
@@ -355,16 +345,6 @@ public static partial class MetricEndpoints
             : (0, Bad($"{name} is '{raw}'; it must be a whole number from 0 to {max}."));
     }
 
-    private static MetricDto ToDto(MetricPointRow point) => new(
-        point.Name,
-        point.Value,
-        AiApiQuery.Time(point.Ts),
-        point.Step < 0 ? null : point.Step,
-        point.Labels is null ? null : JsonSerializer.Deserialize(point.Labels, AiApiJson.Default.ListNameValue));
-
-    private static List<NameValue> NameValues(IEnumerable<MetricAttributeRow> attributes, string kind) =>
-        attributes.Where(a => a.Kind == kind).Select(a => new NameValue(a.Name, a.Value)).ToList();
-
     private static ApiError Bad(string message) => ApiError.BadRequest("InvalidQuery", message);
 
     [GeneratedRegex(@"^[\w-]{1,64}$")]
@@ -390,11 +370,100 @@ public sealed record MetricItem(string? Name, double? Value, string? Timestamp, 
 /// <summary><c>TrckMetricResource</c>.</summary>
 public sealed record MetricPatchRequest(string? ExecutionId, List<MetricItem?>? Metrics, List<NameValue?>? Tags, List<NameValue?>? CustomInfo);
 
-/// <summary><c>TrckGetMetric</c>.</summary>
-public sealed record MetricDto(string Name, double Value, string Timestamp, long? Step, List<NameValue>? Labels);
+/// <summary>
+/// <c>TrckGetMetricResourceList</c>, written straight to the response while the points stream in
+/// from the store: an execution with a million points costs a reader and a small buffer, not a
+/// million objects. Everything that can fail on input was checked before this runs.
+/// </summary>
+public sealed class MetricListResult(
+    IReadOnlyList<MetricResourceRow> resources,
+    ILookup<string, MetricAttributeRow> attributes,
+    (bool Metrics, bool Tags, bool CustomInfo) select,
+    IMetricStore metrics) : IResult
+{
+    private const int FlushEvery = 2_000;
 
-/// <summary><c>TrckGetMetricResource</c>.</summary>
-public sealed record MetricResourceDto(string ExecutionId, string CreatedAt, string ModifiedAt, List<MetricDto>? Metrics, List<NameValue>? Tags, List<NameValue>? CustomInfo);
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        var response = httpContext.Response;
+        var cancellationToken = httpContext.RequestAborted;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/json; charset=utf-8";
+        var writer = new Utf8JsonWriter(response.BodyWriter);
+        writer.WriteStartObject();
+        writer.WriteNumber("count", resources.Count);
+        writer.WriteStartArray("resources");
+        var time = new char[32];
+        foreach (var resource in resources)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("executionId", resource.ExecutionId);
+            writer.WriteString("createdAt", AiApiQuery.Time(resource.CreatedAt));
+            writer.WriteString("modifiedAt", AiApiQuery.Time(resource.ModifiedAt));
+            if (select.Metrics)
+            {
+                writer.WriteStartArray("metrics");
+                var written = 0;
+                await foreach (var point in metrics.StreamPointsAsync(resource.Id, cancellationToken))
+                {
+                    writer.WriteStartObject();
+                    writer.WriteString("name", point.Name);
+                    writer.WriteNumber("value", point.Value);
+                    DateTimeOffset.FromUnixTimeMilliseconds(point.Ts).UtcDateTime.TryFormat(time, out var length, "yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+                    writer.WriteString("timestamp", time.AsSpan(0, length));
+                    if (point.Step >= 0)
+                    {
+                        writer.WriteNumber("step", point.Step);
+                    }
 
-/// <summary><c>TrckGetMetricResourceList</c>.</summary>
-public sealed record MetricResourceList(int Count, List<MetricResourceDto> Resources);
+                    if (point.Labels is not null)
+                    {
+                        writer.WritePropertyName("labels");
+                        writer.WriteRawValue(point.Labels, skipInputValidation: true);
+                    }
+
+                    writer.WriteEndObject();
+                    if (++written % FlushEvery == 0)
+                    {
+                        writer.Flush();
+                        await response.BodyWriter.FlushAsync(cancellationToken);
+                    }
+                }
+
+                writer.WriteEndArray();
+            }
+
+            if (select.Tags)
+            {
+                WriteNameValues(writer, "tags", attributes[resource.Id], MetricAttributeKinds.Tag);
+            }
+
+            if (select.CustomInfo)
+            {
+                WriteNameValues(writer, "customInfo", attributes[resource.Id], MetricAttributeKinds.CustomInfo);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+        writer.Flush();
+        await writer.DisposeAsync();
+        await response.BodyWriter.FlushAsync(cancellationToken);
+    }
+
+    private static void WriteNameValues(Utf8JsonWriter writer, string property, IEnumerable<MetricAttributeRow> attributes, string kind)
+    {
+        writer.WriteStartArray(property);
+        foreach (var attribute in attributes.Where(a => a.Kind == kind))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("name", attribute.Name);
+            writer.WriteString("value", attribute.Value);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+    }
+}
