@@ -10,43 +10,10 @@
 // on any failure.
 
 import { ConfigurationApi, ExecutionApi } from '@sap-ai-sdk/ai-api';
+import { bounded, headers, httpFailure, pollIntervalMs, remainingMs, sleep } from './common.mjs';
 
-const headers = { 'AI-Resource-Group': 'default' };
 const scenarioId = process.env.INTEROP_SCENARIO_ID ?? 'interop-scn';
 const executableId = process.env.INTEROP_EXECUTABLE_ID ?? 'interop-sleeper';
-const deadline = Date.now() + 1000 * Number(process.env.INTEROP_TIMEOUT_SECONDS ?? 90);
-const requestTimeoutMs = 15_000;
-const pollIntervalMs = 100;
-
-function remainingMs() {
-  return deadline - Date.now();
-}
-
-/** Awaits a promise, but never longer than the request timeout or the overall deadline. */
-async function bounded(what, promise) {
-  const limit = Math.max(1, Math.min(requestTimeoutMs, remainingMs()));
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${limit} ms`)), limit);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The HTTP status and body of a failed SDK call (ErrorWithCause wraps the axios error). */
-function httpFailure(error) {
-  for (let e = error; e; e = e.cause) {
-    if (e.response?.status) {
-      return { status: e.response.status, body: e.response.data };
-    }
-  }
-  return undefined;
-}
 
 /** The response's body and the deletion job header(s) Runledger adds (for the test to follow). */
 async function raw(what, builder) {

@@ -16,49 +16,10 @@
 // expression) never leaves the client (Node: ERR_UNESCAPED_CHARACTERS) unless the caller encodes it.
 
 import { ConfigurationApi, ExecutionApi, MetricsApi } from '@sap-ai-sdk/ai-api';
+import { axiosFailure, bounded, headers, pollIntervalMs, remainingMs, sleep } from './common.mjs';
 
-const headers = { 'AI-Resource-Group': 'default' };
 const scenarioId = process.env.INTEROP_SCENARIO_ID ?? 'interop-metrics-scn';
 const executableId = process.env.INTEROP_EXECUTABLE_ID ?? 'interop-echo';
-const deadline = Date.now() + 1000 * Number(process.env.INTEROP_TIMEOUT_SECONDS ?? 90);
-const requestTimeoutMs = 15_000;
-const pollIntervalMs = 100;
-
-function remainingMs() {
-  return deadline - Date.now();
-}
-
-/** Awaits a promise, but never longer than the request timeout or the overall deadline. */
-async function bounded(what, promise) {
-  const limit = Math.max(1, Math.min(requestTimeoutMs, remainingMs()));
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${limit} ms`)), limit);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The axios error inside the SDK's ErrorWithCause chain, if the request got an HTTP answer. */
-function axiosFailure(error) {
-  for (let e = error; e; e = e.cause) {
-    if (e.response?.status) {
-      return e;
-    }
-  }
-  return undefined;
-}
-
-/** The HTTP status and body of a failed SDK call. */
-function httpFailure(error) {
-  const failure = axiosFailure(error);
-  return failure ? { status: failure.response.status, body: failure.response.data } : undefined;
-}
 
 /** What the SDK put on the wire: method, path with query, and content type, as Node.js sent them. */
 function sent(request) {
