@@ -64,6 +64,23 @@ internal sealed class ApiClient : IDisposable
         return elapsed;
     }
 
+    /// <summary><c>DELETE /v2/lm/metrics?executionId=…</c>: must answer 200 with "Metric Resource was successfully deleted".</summary>
+    public async Task<TimeSpan> DeleteMetricsAsync(string resourceGroup, string executionId, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Delete, new Uri($"/v2/lm/metrics?executionId={executionId}", UriKind.Relative));
+        request.Headers.Add(ResourceGroupHeader, resourceGroup);
+        var started = Stopwatch.GetTimestamp();
+        using var response = await _http.SendAsync(request, cancellationToken);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        using var body = await ExpectAsync(response, HttpStatusCode.OK, request, cancellationToken);
+        if (body.RootElement.GetProperty("message").GetString() != "Metric Resource was successfully deleted")
+        {
+            throw new BenchCheckException($"DELETE of metrics of {executionId} answered 200 without the expected message: {body.RootElement}");
+        }
+
+        return elapsed;
+    }
+
     /// <summary><c>GET /v2/lm/metrics?executionIds=…</c>: returns the time and how many points came back.</summary>
     public async Task<(TimeSpan Elapsed, int Points)> GetMetricsAsync(string resourceGroup, string executionId, CancellationToken cancellationToken)
     {

@@ -13,6 +13,12 @@ internal interface IStore : IAsyncDisposable
     Task SeedCompletedExecutionsAsync(string resourceGroup, int count, CancellationToken cancellationToken);
 
     Task<long> CountExecutionsAsync(string resourceGroup, CancellationToken cancellationToken);
+
+    /// <summary>Gives execution <paramref name="executionId"/> a live metric resource holding <paramref name="count"/> points, in one statement.</summary>
+    Task SeedMetricPointsAsync(string resourceGroup, string executionId, int count, CancellationToken cancellationToken);
+
+    /// <summary>Metric points left in the whole store (reclaimed ones are gone).</summary>
+    Task<long> CountMetricPointsAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>Creates a fresh <see cref="IStore"/> per server run, so no run sees another's rows.</summary>

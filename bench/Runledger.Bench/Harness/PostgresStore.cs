@@ -63,6 +63,33 @@ internal sealed class PostgresStore(string adminConnectionString, string connect
         await analyze.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    public async Task SeedMetricPointsAsync(string resourceGroup, string executionId, int count, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            """
+            INSERT INTO metric_resources (id, resource_group, execution_id, created_at, modified_at, next_seq) VALUES (@resource, @rg, @execution, 1, 1, @n);
+            INSERT INTO metric_points (resource_id, ts, step, seq, name, value, labels)
+            SELECT @resource, 1700000000000 + i, i, i, 'loss', 1.0 / i, NULL FROM generate_series(1, @n) AS i;
+            ANALYZE metric_points;
+            """, connection);
+        command.Parameters.AddWithValue("resource", "bench-metrics-" + executionId);
+        command.Parameters.AddWithValue("rg", resourceGroup);
+        command.Parameters.AddWithValue("execution", executionId);
+        command.Parameters.AddWithValue("n", (long)count);
+        command.CommandTimeout = 600;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<long> CountMetricPointsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT COUNT(*) FROM metric_points", connection);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     public async Task<long> CountExecutionsAsync(string resourceGroup, CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(connectionString);

@@ -65,6 +65,36 @@ internal sealed class SqliteStore(string dataDir) : IStore
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
+    public async Task SeedMetricPointsAsync(string resourceGroup, string executionId, int count, CancellationToken cancellationToken)
+    {
+        await using var connection = new SqliteConnection(ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT INTO metric_resources (id, resource_group, execution_id, created_at, modified_at, next_seq) VALUES (@resource, @rg, @execution, 1, 1, @n);
+            WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < @n)
+            INSERT INTO metric_points (resource_id, ts, step, seq, name, value, labels)
+            SELECT @resource, 1700000000000 + i, i, i, 'loss', 1.0 / i, NULL FROM s;
+            """;
+        command.Parameters.AddWithValue("@resource", "bench-metrics-" + executionId);
+        command.Parameters.AddWithValue("@rg", resourceGroup);
+        command.Parameters.AddWithValue("@execution", executionId);
+        command.Parameters.AddWithValue("@n", count);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<long> CountMetricPointsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = new SqliteConnection(ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM metric_points";
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     public ValueTask DisposeAsync()
     {
         SqliteConnection.ClearAllPools();

@@ -127,3 +127,50 @@ internal sealed class MetricGetScenario : IScenario
         result.AddPeakRss(server.Process.PeakRssBytes());
     }
 }
+
+/// <summary>
+/// <c>DELETE /v2/lm/metrics</c> of an execution holding 1,000,000 points: the time to the 200 (the
+/// points must be unreadable by then) and the time until the background cascade has reclaimed them.
+/// </summary>
+internal sealed class MetricDeleteScenario : IScenario
+{
+    public string Name => "metric-delete";
+
+    public string Description => "DELETE /v2/lm/metrics of a 1,000,000-point execution: time to 200, time until reclaimed, rows/s";
+
+    public TimeSpan Budget => TimeSpan.FromMinutes(10);
+
+    public async Task RunAsync(BenchContext context, ScenarioResult result, CancellationToken cancellationToken)
+    {
+        var points = context.Size(1_000_000, 20_000);
+        result.Parameter("points in the execution", points);
+
+        await using var server = await context.StartServerAsync(cancellationToken);
+        await server.Store.SeedCompletedExecutionsAsync(BenchContext.ResourceGroup, 1, cancellationToken);
+        var execution = BenchIds.Execution(1);
+        var seed = Stopwatch.StartNew();
+        await server.Store.SeedMetricPointsAsync(BenchContext.ResourceGroup, execution, points, cancellationToken);
+        context.Progress(Name, $"seeded {points:N0} points in {seed.Elapsed.TotalSeconds:0.0} s");
+
+        var started = Stopwatch.GetTimestamp();
+        var toAnswer = await server.Client.DeleteMetricsAsync(BenchContext.ResourceGroup, execution, cancellationToken);
+        var (_, visible) = await server.Client.GetMetricsAsync(BenchContext.ResourceGroup, execution, cancellationToken);
+        if (visible != 0)
+        {
+            throw new BenchCheckException($"{visible} points were still readable right after the DELETE answered.");
+        }
+
+        await server.Client.WaitForDeletionJobsAsync(TimeSpan.FromMinutes(8), cancellationToken);
+        var reclaimed = Stopwatch.GetElapsedTime(started);
+        var left = await server.Store.CountMetricPointsAsync(cancellationToken);
+        if (left != 0)
+        {
+            throw new BenchCheckException($"{left} metric points were left after the deletion job finished.");
+        }
+
+        result.Add("DELETE → 200", toAnswer.TotalMilliseconds, "ms", Targets.ScheduleDelete);
+        result.Add("DELETE → all points reclaimed", reclaimed.TotalMilliseconds, "ms");
+        result.Add("cascade rows/s", points / reclaimed.TotalSeconds, "rows/s", Targets.CascadeRows);
+        result.AddPeakRss(server.Process.PeakRssBytes());
+    }
+}

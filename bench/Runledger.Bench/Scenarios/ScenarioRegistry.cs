@@ -12,6 +12,7 @@ internal static class ScenarioRegistry
         new ExecutionBulkScenario(),
         new MetricIngestScenario(),
         new MetricGetScenario(),
+        new MetricDeleteScenario(),
     ];
 
     public static IEnumerable<string> Names => Scenarios.Select(s => s.Name).Append(All);
