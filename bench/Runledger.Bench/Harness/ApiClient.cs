@@ -27,14 +27,34 @@ internal sealed class ApiClient : IDisposable
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", adminToken);
     }
 
+    /// <summary>A request of the AI API to <paramref name="path"/> in a resource group, with a merge-patch body if given.</summary>
+    private static HttpRequestMessage NewRequest(HttpMethod method, string path, string resourceGroup, byte[]? mergePatchBody = null)
+    {
+        var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
+        request.Headers.Add(ResourceGroupHeader, resourceGroup);
+        if (mergePatchBody is not null)
+        {
+            request.Content = new ByteArrayContent(mergePatchBody);
+            request.Content.Headers.ContentType = MergePatch;
+        }
+
+        return request;
+    }
+
+    /// <summary>Sends and times until the response headers arrived; the caller checks the answer after the clock stopped.</summary>
+    private async Task<(HttpResponseMessage Response, TimeSpan Elapsed)> SendTimedAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var response = await _http.SendAsync(request, cancellationToken);
+        return (response, Stopwatch.GetElapsedTime(started));
+    }
+
     /// <summary><c>DELETE /v2/lm/executions/{id}</c>: must answer 202 with "Deletion scheduled".</summary>
     public async Task<TimeSpan> DeleteExecutionAsync(string resourceGroup, string id, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Delete, new Uri($"/v2/lm/executions/{id}", UriKind.Relative));
-        request.Headers.Add(ResourceGroupHeader, resourceGroup);
-        var started = Stopwatch.GetTimestamp();
-        using var response = await _http.SendAsync(request, cancellationToken);
-        var elapsed = Stopwatch.GetElapsedTime(started);
+        using var request = NewRequest(HttpMethod.Delete, $"/v2/lm/executions/{id}", resourceGroup);
+        var (response, elapsed) = await SendTimedAsync(request, cancellationToken);
+        using var disposeResponse = response;
 
         using var body = await ExpectAsync(response, HttpStatusCode.Accepted, request, cancellationToken);
         if (body.RootElement.GetProperty("message").GetString() != "Deletion scheduled")
@@ -48,13 +68,9 @@ internal sealed class ApiClient : IDisposable
     /// <summary><c>PATCH /v2/lm/metrics</c> with a prepared body: must answer 204.</summary>
     public async Task<TimeSpan> PatchMetricsAsync(string resourceGroup, byte[] body, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Patch, new Uri("/v2/lm/metrics", UriKind.Relative));
-        request.Headers.Add(ResourceGroupHeader, resourceGroup);
-        request.Content = new ByteArrayContent(body);
-        request.Content.Headers.ContentType = MergePatch;
-        var started = Stopwatch.GetTimestamp();
-        using var response = await _http.SendAsync(request, cancellationToken);
-        var elapsed = Stopwatch.GetElapsedTime(started);
+        using var request = NewRequest(HttpMethod.Patch, "/v2/lm/metrics", resourceGroup, body);
+        var (response, elapsed) = await SendTimedAsync(request, cancellationToken);
+        using var disposeResponse = response;
         if (response.StatusCode != HttpStatusCode.NoContent)
         {
             var text = await response.Content.ReadAsStringAsync(cancellationToken);
@@ -67,11 +83,9 @@ internal sealed class ApiClient : IDisposable
     /// <summary><c>DELETE /v2/lm/metrics?executionId=…</c>: must answer 200 with "Metric Resource was successfully deleted".</summary>
     public async Task<TimeSpan> DeleteMetricsAsync(string resourceGroup, string executionId, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Delete, new Uri($"/v2/lm/metrics?executionId={executionId}", UriKind.Relative));
-        request.Headers.Add(ResourceGroupHeader, resourceGroup);
-        var started = Stopwatch.GetTimestamp();
-        using var response = await _http.SendAsync(request, cancellationToken);
-        var elapsed = Stopwatch.GetElapsedTime(started);
+        using var request = NewRequest(HttpMethod.Delete, $"/v2/lm/metrics?executionId={executionId}", resourceGroup);
+        var (response, elapsed) = await SendTimedAsync(request, cancellationToken);
+        using var disposeResponse = response;
         using var body = await ExpectAsync(response, HttpStatusCode.OK, request, cancellationToken);
         if (body.RootElement.GetProperty("message").GetString() != "Metric Resource was successfully deleted")
         {
@@ -84,8 +98,7 @@ internal sealed class ApiClient : IDisposable
     /// <summary><c>GET /v2/lm/metrics?executionIds=…</c>: returns the time and how many points came back.</summary>
     public async Task<(TimeSpan Elapsed, int Points)> GetMetricsAsync(string resourceGroup, string executionId, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"/v2/lm/metrics?executionIds={executionId}", UriKind.Relative));
-        request.Headers.Add(ResourceGroupHeader, resourceGroup);
+        using var request = NewRequest(HttpMethod.Get, $"/v2/lm/metrics?executionIds={executionId}", resourceGroup);
         var started = Stopwatch.GetTimestamp();
         using var response = await _http.SendAsync(request, cancellationToken);
         var text = await response.Content.ReadAsStringAsync(cancellationToken);
@@ -106,13 +119,9 @@ internal sealed class ApiClient : IDisposable
     /// </summary>
     public async Task<TimeSpan> BulkModifyExecutionsAsync(string resourceGroup, byte[] body, IReadOnlyList<string> ids, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Patch, new Uri("/v2/lm/executions", UriKind.Relative));
-        request.Headers.Add(ResourceGroupHeader, resourceGroup);
-        request.Content = new ByteArrayContent(body);
-        request.Content.Headers.ContentType = MergePatch;
-        var started = Stopwatch.GetTimestamp();
-        using var response = await _http.SendAsync(request, cancellationToken);
-        var elapsed = Stopwatch.GetElapsedTime(started);
+        using var request = NewRequest(HttpMethod.Patch, "/v2/lm/executions", resourceGroup, body);
+        var (response, elapsed) = await SendTimedAsync(request, cancellationToken);
+        using var disposeResponse = response;
 
         using var document = await ExpectAsync(response, HttpStatusCode.Accepted, request, cancellationToken);
         var results = document.RootElement.GetProperty("executions");
