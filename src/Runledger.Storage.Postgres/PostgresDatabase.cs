@@ -27,6 +27,8 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : IDatabase, I
 
     public ValueTask<IDisposable> EnterWriteQueueAsync(CancellationToken cancellationToken) => ValueTask.FromResult<IDisposable>(NoQueue.Instance);
 
+    public ValueTask MaintainAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
     public ValueTask DisposeAsync() => dataSource.DisposeAsync();
 
     private sealed class NoQueue : IDisposable
@@ -53,6 +55,8 @@ internal sealed class PostgresDialect : SqlDialect
     public override string InListSql(string column, string parameter) => $"{column} = ANY({parameter})";
 
     public override string ContainsSql(string column, string parameter) => $"strpos({column}, {parameter}) > 0";
+
+    public override string JsonContainsSql(string column, string parameter) => $"({column})::jsonb @> ({parameter})::jsonb";
 
     public override string BatchDeleteSql(string table, string where, IReadOnlyList<string>? keyColumns = null) =>
         $"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE {where} LIMIT @Limit))";

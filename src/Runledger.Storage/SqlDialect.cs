@@ -34,6 +34,13 @@ public abstract class SqlDialect
     /// <summary>A predicate: <paramref name="column"/> contains the text of <paramref name="parameter"/>, case-sensitively.</summary>
     public abstract string ContainsSql(string column, string parameter);
 
+    /// <summary>
+    /// A predicate: the JSON object in text <paramref name="column"/> contains every top-level key of
+    /// the JSON object in text <paramref name="parameter"/> with an equal value (arrays: every element
+    /// of the filter's array is in the column's). PostgreSQL uses jsonb <c>@&gt;</c>.
+    /// </summary>
+    public abstract string JsonContainsSql(string column, string parameter);
+
     /// <summary>Serialises appends to the hash-chained audit log inside the current transaction.</summary>
     public abstract Task LockAuditChainAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken);
 

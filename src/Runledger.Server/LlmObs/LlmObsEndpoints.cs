@@ -1,4 +1,6 @@
 using Runledger.Server.Auth;
+using Runledger.Server.LlmObs.Datasets;
+using Runledger.Server.LlmObs.Experiments;
 using Runledger.Server.LlmObs.Projects;
 using Runledger.Storage.LlmObs;
 
@@ -10,6 +12,8 @@ public static class LlmObsEndpoints
     public static IServiceCollection AddLlmObs(this IServiceCollection services)
     {
         services.AddSingleton<IProjectStore, ProjectStore>();
+        services.AddDatasets();
+        services.AddLlmObsExperiments();
         return services;
     }
 
@@ -17,6 +21,8 @@ public static class LlmObsEndpoints
     {
         var v1 = app.MapGroup("/api/v2/llm-obs/v1").RequireAuthorization(Policies.LlmObsRead);
         v1.MapProjects();
+        app.MapDatasets();
+        app.MapLlmObsExperiments(v1);
         return app;
     }
 }

@@ -1,0 +1,84 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Runledger.Server.Auth;
+using Runledger.Server.Hosting;
+using Runledger.Server.Lifecycle;
+using Runledger.Server.LlmObs.Projects;
+using Runledger.Storage.LlmObs;
+
+namespace Runledger.Server.LlmObs.Datasets;
+
+/// <summary>
+/// A dataset as a deletable kind: the mark hides it at once, its records and versions are reclaimed
+/// by the deletion worker, then its row goes and its name is free again. Experiments (another
+/// registration) add their tables as further children of this kind.
+/// </summary>
+public sealed class DatasetCascade : ICascadeRegistration
+{
+    public const string Kind = "llm_dataset";
+
+    public void Register(CascadeRegistry registry)
+    {
+        registry.AddKind(new CascadeKind(
+            Kind,
+            MarkSql: "UPDATE llm_datasets SET deleting_job_id = @JobId WHERE id = @TargetId AND org_id = @Scope AND deleting_job_id IS NULL",
+            FinishSql: "DELETE FROM llm_datasets WHERE id = @TargetId AND deleting_job_id = @JobId"));
+        registry.AddChild(new CascadeChild(Kind, "llm_records", "llm_records", "dataset_id = @TargetId", Order: 10));
+        registry.AddChild(new CascadeChild(Kind, "llm_dataset_versions", "llm_dataset_versions", "dataset_id = @TargetId", Order: 20));
+    }
+}
+
+/// <summary>
+/// DeleteLLMObsDatasets: <c>POST /api/v2/llm-obs/v1/{project_id}/datasets/delete</c> → 204. Ids that
+/// do not name a visible dataset of this project are ignored, so a repeated request is harmless.
+/// </summary>
+public static class DatasetDeletion
+{
+    public static RouteGroupBuilder MapDatasetDeletion(this RouteGroupBuilder v1)
+    {
+        v1.MapPost("/{projectId}/datasets/delete", DeleteAsync).RequireAuthorization(Policies.LlmObsWrite);
+        return v1;
+    }
+
+    public static async Task<Results<NoContent, ErrorResult>> DeleteAsync(
+        string projectId, HttpContext context, IDatasetStore datasets, DeletionScheduler scheduler, IOptions<DatasetOptions> options)
+    {
+        var (attributes, _, error) = await JsonApi.ReadDataAsync(context, DatasetEndpoints.Type);
+        if (error is not null)
+        {
+            return error.ToResult();
+        }
+
+        var (ids, idsError) = IdList.Read(attributes!, "dataset_ids", options.Value.MaxDeleteIds);
+        if (idsError is not null)
+        {
+            return idsError.ToResult();
+        }
+
+        var org = ProjectEndpoints.Org(context);
+        if (!await datasets.ProjectVisibleAsync(org, projectId, context.RequestAborted))
+        {
+            return DatasetEndpoints.ProjectNotFound(projectId).ToResult();
+        }
+
+        var owned = await datasets.VisibleIdsAsync(org, projectId, ids, context.RequestAborted);
+        var results = await scheduler.ScheduleManyAsync(DatasetCascade.Kind, owned, org, context.User.Actor(), context.RequestAborted);
+        Deletions.SetJobHeader(context, results);
+        return TypedResults.NoContent();
+    }
+}
+
+internal static class Deletions
+{
+    public const string JobHeader = "Runledger-Deletion-Job";
+
+    /// <summary>The ids of the jobs scheduled, comma-separated (none: no header).</summary>
+    public static void SetJobHeader(HttpContext context, IReadOnlyList<ScheduleResult> results)
+    {
+        var jobs = results.OfType<ScheduleResult.Scheduled>().Select(s => s.JobId).ToList();
+        if (jobs.Count > 0)
+        {
+            context.Response.Headers[JobHeader] = string.Join(", ", jobs);
+        }
+    }
+}

@@ -1,0 +1,63 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Runledger.Server.Auth;
+using Runledger.Server.Hosting;
+using Runledger.Server.Lifecycle;
+using Runledger.Server.LlmObs.Datasets;
+
+namespace Runledger.Server.LlmObs.Projects;
+
+/// <summary>
+/// A project as a deletable kind: the mark hides it (and so its datasets) at once; the worker
+/// reclaims its records, dataset versions and datasets, then the project row, whose name is then
+/// free again. Experiments (another registration) add their tables as further children.
+/// </summary>
+public sealed class ProjectCascade : ICascadeRegistration
+{
+    public const string Kind = "llm_project";
+
+    public void Register(CascadeRegistry registry)
+    {
+        registry.AddKind(new CascadeKind(
+            Kind,
+            MarkSql: "UPDATE llm_projects SET deleting_job_id = @JobId WHERE id = @TargetId AND org_id = @Scope AND deleting_job_id IS NULL",
+            FinishSql: "DELETE FROM llm_projects WHERE id = @TargetId AND deleting_job_id = @JobId"));
+        const string datasets = "dataset_id IN (SELECT id FROM llm_datasets WHERE project_id = @TargetId)";
+        registry.AddChild(new CascadeChild(Kind, "llm_records", "llm_records", datasets, Order: 10));
+        registry.AddChild(new CascadeChild(Kind, "llm_dataset_versions", "llm_dataset_versions", datasets, Order: 20));
+        registry.AddChild(new CascadeChild(Kind, "llm_datasets", "llm_datasets", "project_id = @TargetId", Order: 30));
+    }
+}
+
+/// <summary>
+/// DeleteLLMObsProjects: <c>POST /api/v2/llm-obs/v1/projects/delete</c> → 204. Ids that name no
+/// visible project of the caller's organisation are ignored, so a repeated request is harmless.
+/// </summary>
+public static class ProjectDeletion
+{
+    public static RouteGroupBuilder MapProjectDeletion(this RouteGroupBuilder v1)
+    {
+        v1.MapPost("/projects/delete", DeleteAsync).RequireAuthorization(Policies.LlmObsWrite);
+        return v1;
+    }
+
+    public static async Task<Results<NoContent, ErrorResult>> DeleteAsync(HttpContext context, DeletionScheduler scheduler, IOptions<DatasetOptions> options)
+    {
+        var (attributes, _, error) = await JsonApi.ReadDataAsync(context, ProjectEndpoints.Type);
+        if (error is not null)
+        {
+            return error.ToResult();
+        }
+
+        var (ids, idsError) = IdList.Read(attributes!, "project_ids", options.Value.MaxDeleteIds);
+        if (idsError is not null)
+        {
+            return idsError.ToResult();
+        }
+
+        // The mark is scoped to the organisation: another organisation's ids mark nothing.
+        var results = await scheduler.ScheduleManyAsync(ProjectCascade.Kind, ids, ProjectEndpoints.Org(context), context.User.Actor(), context.RequestAborted);
+        Deletions.SetJobHeader(context, results);
+        return TypedResults.NoContent();
+    }
+}

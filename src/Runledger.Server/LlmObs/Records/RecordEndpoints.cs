@@ -1,0 +1,426 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Runledger.Server.Auth;
+using Runledger.Server.Hosting;
+using Runledger.Server.LlmObs.Datasets;
+using Runledger.Server.LlmObs.Projects;
+using Runledger.Storage.LlmObs;
+
+namespace Runledger.Server.LlmObs.Records;
+
+/// <summary>
+/// <c>…/{project_id}/datasets/{dataset_id}/records…</c>: ListLLMObsDatasetRecords,
+/// CreateLLMObsDatasetRecords, UpdateLLMObsDatasetRecords, DeleteLLMObsDatasetRecords and
+/// BatchUpdateLLMObsDataset. Every change is one transaction; a bad item rejects the whole request.
+/// </summary>
+public static class RecordEndpoints
+{
+    public const string Type = "records";
+
+    public static RouteGroupBuilder MapRecords(this RouteGroupBuilder v1)
+    {
+        v1.MapGet("/{projectId}/datasets/{datasetId}/records", ListAsync);
+        v1.MapPost("/{projectId}/datasets/{datasetId}/records", AppendAsync).RequireAuthorization(Policies.LlmObsWrite);
+        v1.MapPatch("/{projectId}/datasets/{datasetId}/records", UpdateAsync).RequireAuthorization(Policies.LlmObsWrite);
+        v1.MapPost("/{projectId}/datasets/{datasetId}/records/delete", DeleteAsync).RequireAuthorization(Policies.LlmObsWrite);
+        v1.MapPost("/{projectId}/datasets/{datasetId}/batch_update", BatchUpdateAsync).RequireAuthorization(Policies.LlmObsWrite);
+        return v1;
+    }
+
+    public static async Task<IResult> ListAsync(string projectId, string datasetId, HttpContext context, IDatasetStore datasets, IRecordStore records)
+    {
+        var query = context.Request.Query;
+        var (limit, limitError) = JsonApi.PageLimit(query);
+        var (cursor, cursorError) = JsonApi.Cursor(query);
+        var (version, versionError) = VersionParameter(query, "filter[version]");
+        if ((limitError ?? cursorError ?? versionError) is { } error)
+        {
+            return error.ToResult();
+        }
+
+        var (dataset, missing) = await DatasetEndpoints.ResolveAsync(context, datasets, projectId, datasetId);
+        if (missing is not null)
+        {
+            return missing.ToResult();
+        }
+
+        if (version > dataset!.CurrentVersion)
+        {
+            return JsonApi.InvalidParameter("filter[version]", DatasetEndpoints.VersionRange(version.Value, dataset.CurrentVersion)).ToResult();
+        }
+
+        var effective = version == dataset.CurrentVersion ? null : version;
+        var rows = await records.ListAsync(datasetId, effective, cursor, limit + 1, context.RequestAborted);
+        var page = rows.Count > limit ? rows.Take(limit).ToList() : rows;
+        var after = rows.Count > limit ? JsonApi.EncodeCursor(page[^1].CreatedAt, page[^1].Id) : null;
+        return RecordJson.List(page, after);
+    }
+
+    public static async Task<IResult> AppendAsync(
+        string projectId, string datasetId, HttpContext context, IRecordStore records, IOptions<DatasetOptions> options, TimeProvider time)
+    {
+        var (attributes, _, error) = await JsonApi.ReadDataAsync(context, Type);
+        if (error is not null)
+        {
+            return error.ToResult();
+        }
+
+        var (items, itemsError) = ItemArray(attributes!, "records", "/data/attributes", required: true, options.Value.MaxBatchItems, tooLargeStatus: StatusCodes.Status400BadRequest);
+        var (deduplicate, dedupError) = Flag(attributes!, "deduplicate", defaultValue: true);
+        if ((itemsError ?? dedupError) is { } invalid)
+        {
+            return invalid.ToResult();
+        }
+
+        var inserts = new List<RecordInsert>(items.Count);
+        for (var i = 0; i < items.Count; i++)
+        {
+            var (insert, insertError) = ReadInsert(items[i], $"/data/attributes/records/{i}", allowIdAndTags: false);
+            if (insertError is not null)
+            {
+                return insertError.ToResult();
+            }
+
+            inserts.Add(insert!);
+        }
+
+        var result = await records.ApplyAsync(projectId, datasetId, new RecordBatch(inserts, [], [], Deduplicate: deduplicate), Actor(context), Now(time), NewRecordId, context.RequestAborted);
+        return result.Outcome == RecordOutcome.Done
+            ? RecordJson.Mutation(result.Records!.Count > 0 ? StatusCodes.Status201Created : StatusCodes.Status200OK, result.Records)
+            : OutcomeError(result, projectId, datasetId, "/data/attributes/records").ToResult();
+    }
+
+    public static async Task<IResult> UpdateAsync(
+        string projectId, string datasetId, HttpContext context, IRecordStore records, IOptions<DatasetOptions> options, TimeProvider time)
+    {
+        var (attributes, _, error) = await JsonApi.ReadDataAsync(context, Type);
+        if (error is not null)
+        {
+            return error.ToResult();
+        }
+
+        var (items, itemsError) = ItemArray(attributes!, "records", "/data/attributes", required: true, options.Value.MaxBatchItems, tooLargeStatus: StatusCodes.Status400BadRequest);
+        if (itemsError is not null)
+        {
+            return itemsError.ToResult();
+        }
+
+        var updates = new List<RecordPatch>(items.Count);
+        for (var i = 0; i < items.Count; i++)
+        {
+            var (patch, patchError) = ReadPatch(items[i], $"/data/attributes/records/{i}", allowTags: false);
+            if (patchError is not null)
+            {
+                return patchError.ToResult();
+            }
+
+            updates.Add(patch!);
+        }
+
+        var result = await records.ApplyAsync(projectId, datasetId, new RecordBatch([], updates, []), Actor(context), Now(time), NewRecordId, context.RequestAborted);
+        return result.Outcome == RecordOutcome.Done
+            ? RecordJson.Mutation(StatusCodes.Status200OK, result.Records!)
+            : OutcomeError(result, projectId, datasetId, "/data/attributes/records").ToResult();
+    }
+
+    public static async Task<Results<NoContent, ErrorResult>> DeleteAsync(
+        string projectId, string datasetId, HttpContext context, IRecordStore records, IOptions<DatasetOptions> options, TimeProvider time)
+    {
+        var (attributes, _, error) = await JsonApi.ReadDataAsync(context, Type);
+        if (error is not null)
+        {
+            return error.ToResult();
+        }
+
+        var (ids, idsError) = IdList.Read(attributes!, "record_ids", options.Value.MaxDeleteIds);
+        if (idsError is not null)
+        {
+            return idsError.ToResult();
+        }
+
+        var result = await records.DeleteAsync(projectId, datasetId, ids, Actor(context), Now(time), Guid.NewGuid().ToString(), context.RequestAborted);
+        return result.Outcome == RecordOutcome.Done
+            ? TypedResults.NoContent()
+            : OutcomeError(result, projectId, datasetId, "/data/attributes/record_ids").ToResult();
+    }
+
+    public static async Task<IResult> BatchUpdateAsync(
+        string projectId, string datasetId, HttpContext context, IRecordStore records, IOptions<DatasetOptions> options, TimeProvider time)
+    {
+        var (attributes, data, error) = await JsonApi.ReadDataAsync(context, DatasetEndpoints.Type);
+        if (error is not null)
+        {
+            return error.ToResult();
+        }
+
+        if (DatasetEndpoints.DataId(data!, datasetId) is { } idError)
+        {
+            return idError.ToResult();
+        }
+
+        const string at = "/data/attributes";
+        var max = options.Value.MaxBatchItems;
+        var (insertItems, insertError) = ItemArray(attributes!, "insert_records", at, required: false, max, StatusCodes.Status413PayloadTooLarge);
+        var (updateItems, updateError) = ItemArray(attributes!, "update_records", at, required: false, max, StatusCodes.Status413PayloadTooLarge);
+        var (deleteIds, deleteError) = StringArray(attributes!, "delete_records", at);
+        var (tags, tagsError) = StringArray(attributes!, "tags", at);
+        var (newVersion, versionError) = Flag(attributes!, "create_new_version", defaultValue: true);
+        if ((insertError ?? updateError ?? deleteError ?? tagsError ?? versionError) is { } invalid)
+        {
+            return invalid.ToResult();
+        }
+
+        var total = insertItems.Count + updateItems.Count + (deleteIds?.Count ?? 0);
+        if (total > max)
+        {
+            return new ApiError(StatusCodes.Status413PayloadTooLarge, "TooManyItems",
+                $"The batch has {total} record items (insert_records + update_records + delete_records); the limit is {max} per request (Datasets:MaxBatchItems). Send smaller batches.")
+            { SourcePointer = at }
+                .ToResult();
+        }
+
+        var inserts = new List<RecordInsert>(insertItems.Count);
+        for (var i = 0; i < insertItems.Count; i++)
+        {
+            var (insert, itemError) = ReadInsert(insertItems[i], $"{at}/insert_records/{i}", allowIdAndTags: true);
+            if (itemError is not null)
+            {
+                return itemError.ToResult();
+            }
+
+            // Batch-level tags are added to every inserted record.
+            inserts.Add(tags is { Count: > 0 } ? insert! with { Tags = Merge(insert!.Tags, tags) } : insert!);
+        }
+
+        var updates = new List<RecordPatch>(updateItems.Count);
+        for (var i = 0; i < updateItems.Count; i++)
+        {
+            var (patch, itemError) = ReadPatch(updateItems[i], $"{at}/update_records/{i}", allowTags: true);
+            if (itemError is not null)
+            {
+                return itemError.ToResult();
+            }
+
+            updates.Add(patch!);
+        }
+
+        var result = await records.ApplyAsync(
+            projectId, datasetId, new RecordBatch(inserts, updates, deleteIds ?? [], NewVersion: newVersion), Actor(context), Now(time), NewRecordId, context.RequestAborted);
+        return result.Outcome == RecordOutcome.Done
+            ? RecordJson.Mutation(StatusCodes.Status200OK, result.Records!)
+            : OutcomeError(result, projectId, datasetId, null).ToResult();
+    }
+
+    internal static string NewRecordId() => "rec-" + Guid.NewGuid().ToString();
+
+    internal static RecordActor Actor(HttpContext context) => new(ProjectEndpoints.Org(context), context.User.Actor());
+
+    internal static long Now(TimeProvider time) => time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>A version query parameter: absent → null; else a whole number from 0 to 2147483647.</summary>
+    internal static (long? Version, ApiError? Error) VersionParameter(IQueryCollection query, string name)
+    {
+        if (!query.TryGetValue(name, out var raw) || string.IsNullOrEmpty(raw))
+        {
+            return (null, null);
+        }
+
+        return int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var version)
+            ? (version, null)
+            : (null, JsonApi.InvalidParameter(name, $"{name} is '{raw}'; it must be a whole number from 0 to 2147483647."));
+    }
+
+    internal static ApiError OutcomeError(RecordBatchResult result, string projectId, string datasetId, string? itemsPointer) => result.Outcome switch
+    {
+        RecordOutcome.ProjectNotFound => DatasetEndpoints.ProjectNotFound(projectId),
+        RecordOutcome.DatasetNotFound => DatasetEndpoints.DatasetNotFound(datasetId),
+        RecordOutcome.UpdateNotFound => JsonApi.Invalid(
+            $"{itemsPointer ?? "/data/attributes/update_records"}/{result.FailedIndex}/id",
+            $"Item {result.FailedIndex} updates a record that is not in the dataset's current version (unknown, deleted, or deleted by this same request); nothing was applied."),
+        RecordOutcome.InsertIdExists => JsonApi.Invalid(
+            $"{itemsPointer ?? "/data/attributes/insert_records"}/{result.FailedIndex}/id",
+            $"Item {result.FailedIndex} inserts a record id that the dataset (or this request) already has; update it instead, or leave 'id' out to get a new one. Nothing was applied."),
+        _ => throw new InvalidOperationException($"Outcome {result.Outcome} has no error."),
+    };
+
+    /// <summary>An input, expected output or metadata value as stored: any JSON for the first two, an object or null for metadata.</summary>
+    internal static (RecordInsert? Insert, ApiError? Error) ReadInsert(JsonNode? item, string pointer, bool allowIdAndTags)
+    {
+        if (item is not JsonObject record)
+        {
+            return (null, JsonApi.Invalid(pointer, "Each record must be an object with at least 'input'."));
+        }
+
+        if (!record.TryGetPropertyValue("input", out var input) || input is null)
+        {
+            return (null, JsonApi.Invalid(pointer + "/input", "'input' is required (any JSON value but null)."));
+        }
+
+        var metadata = DatasetEndpoints.ObjectAttribute(record, "metadata", pointer + "/");
+        if (metadata.Error is not null)
+        {
+            return (null, metadata.Error);
+        }
+
+        string? id = null;
+        var tags = new TagOps();
+        if (allowIdAndTags)
+        {
+            if (record.TryGetPropertyValue("id", out var idNode) && idNode is not null)
+            {
+                if (idNode.GetValueKind() != JsonValueKind.String || string.IsNullOrEmpty(idNode.GetValue<string>()) || idNode.GetValue<string>().Length > 255)
+                {
+                    return (null, JsonApi.Invalid(pointer + "/id", "'id' must be a non-empty string of at most 255 characters (or left out to get a generated one)."));
+                }
+
+                id = idNode.GetValue<string>();
+            }
+
+            var (list, listError) = StringArray(record, "tags", pointer);
+            var (ops, opsError) = ReadTagOps(record, pointer);
+            if ((listError ?? opsError) is { } tagError)
+            {
+                return (null, tagError);
+            }
+
+            tags = list is null ? ops : Merge(ops, list);
+        }
+
+        record.TryGetPropertyValue("expected_output", out var expected);
+        return (new RecordInsert(id, input.ToJsonString(RecordJson.Stored), RecordJson.Hash(input), expected?.ToJsonString(RecordJson.Stored), metadata.Json, tags), null);
+    }
+
+    internal static (RecordPatch? Patch, ApiError? Error) ReadPatch(JsonNode? item, string pointer, bool allowTags)
+    {
+        if (item is not JsonObject record)
+        {
+            return (null, JsonApi.Invalid(pointer, "Each record update must be an object with at least 'id'."));
+        }
+
+        if (record["id"] is not JsonValue idValue || idValue.GetValueKind() != JsonValueKind.String || string.IsNullOrEmpty(idValue.GetValue<string>()))
+        {
+            return (null, JsonApi.Invalid(pointer + "/id", "'id' is required: the id of the record to update."));
+        }
+
+        var metadata = DatasetEndpoints.ObjectAttribute(record, "metadata", pointer + "/");
+        if (metadata.Error is not null)
+        {
+            return (null, metadata.Error);
+        }
+
+        if (record.TryGetPropertyValue("input", out var input) && input is null)
+        {
+            return (null, JsonApi.Invalid(pointer + "/input", "'input' must not be null; leave it out to keep the current input."));
+        }
+
+        var tags = new TagOps();
+        if (allowTags)
+        {
+            var (ops, opsError) = ReadTagOps(record, pointer);
+            if (opsError is not null)
+            {
+                return (null, opsError);
+            }
+
+            tags = ops;
+        }
+
+        var setExpected = record.TryGetPropertyValue("expected_output", out var expected);
+        return (new RecordPatch(
+            idValue.GetValue<string>(),
+            input?.ToJsonString(RecordJson.Stored),
+            input is null ? null : RecordJson.Hash(input),
+            setExpected,
+            expected?.ToJsonString(RecordJson.Stored),
+            metadata.Present,
+            metadata.Json,
+            tags), null);
+    }
+
+    private static (TagOps Ops, ApiError? Error) ReadTagOps(JsonObject record, string pointer)
+    {
+        if (!record.TryGetPropertyValue("tag_operations", out var node) || node is null)
+        {
+            return (new TagOps(), null);
+        }
+
+        if (node is not JsonObject ops)
+        {
+            return (new TagOps(), JsonApi.Invalid(pointer + "/tag_operations", "'tag_operations' must be an object with 'remove', 'add' and/or 'set' lists."));
+        }
+
+        var (remove, removeError) = StringArray(ops, "remove", pointer + "/tag_operations");
+        var (add, addError) = StringArray(ops, "add", pointer + "/tag_operations");
+        var (set, setError) = StringArray(ops, "set", pointer + "/tag_operations");
+        return (new TagOps(remove, add, set), removeError ?? addError ?? setError);
+    }
+
+    private static TagOps Merge(TagOps ops, IReadOnlyList<string> extra) =>
+        ops.Set is not null ? ops with { Set = ops.Set.Concat(extra).ToList() } : ops with { Add = (ops.Add ?? []).Concat(extra).ToList() };
+
+    private static (IReadOnlyList<JsonNode?> Items, ApiError? Error) ItemArray(JsonObject attributes, string name, string at, bool required, int max, int tooLargeStatus)
+    {
+        var pointer = $"{at}/{name}";
+        if (!attributes.TryGetPropertyValue(name, out var node) || node is null)
+        {
+            return ([], required ? JsonApi.Invalid(pointer, $"'{name}' is required: a list of records.") : null);
+        }
+
+        if (node is not JsonArray array)
+        {
+            return ([], JsonApi.Invalid(pointer, $"'{name}' must be an array, not {node.GetValueKind().ToString().ToLowerInvariant()}."));
+        }
+
+        if (array.Count > max)
+        {
+            return ([], new ApiError(tooLargeStatus, "TooManyItems", $"'{name}' has {array.Count} records; the limit is {max} per request (Datasets:MaxBatchItems). Send smaller batches.") { SourcePointer = pointer });
+        }
+
+        return (array.ToList(), null);
+    }
+
+    private static (IReadOnlyList<string>? Values, ApiError? Error) StringArray(JsonObject parent, string name, string at)
+    {
+        var pointer = $"{at}/{name}";
+        if (!parent.TryGetPropertyValue(name, out var node) || node is null)
+        {
+            return (null, null);
+        }
+
+        if (node is not JsonArray array)
+        {
+            return (null, JsonApi.Invalid(pointer, $"'{name}' must be an array of strings."));
+        }
+
+        var values = new List<string>(array.Count);
+        for (var i = 0; i < array.Count; i++)
+        {
+            if (array[i] is not JsonValue value || value.GetValueKind() != JsonValueKind.String)
+            {
+                return (null, JsonApi.Invalid($"{pointer}/{i}", $"'{name}[{i}]' must be a string."));
+            }
+
+            values.Add(value.GetValue<string>());
+        }
+
+        return (values, null);
+    }
+
+    private static (bool Value, ApiError? Error) Flag(JsonObject attributes, string name, bool defaultValue)
+    {
+        if (!attributes.TryGetPropertyValue(name, out var node) || node is null)
+        {
+            return (defaultValue, null);
+        }
+
+        return node.GetValueKind() switch
+        {
+            JsonValueKind.True => (true, null),
+            JsonValueKind.False => (false, null),
+            var kind => (defaultValue, JsonApi.Invalid("/data/attributes/" + name, $"'{name}' must be true or false, not {kind.ToString().ToLowerInvariant()}.")),
+        };
+    }
+}

@@ -1,0 +1,135 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Runledger.Server.Hosting;
+using Runledger.Storage.LlmObs;
+
+namespace Runledger.Server.LlmObs.Records;
+
+/// <summary>
+/// Records on the wire. Their input, expected output and metadata are stored as JSON text and
+/// written back raw, so a list never re-parses them. Lists answer bare record objects in
+/// <c>data</c>; mutations answer <c>{"data":[{"records":[…]}]}</c> (the spec's two exceptions).
+/// </summary>
+internal static class RecordJson
+{
+    /// <summary>How request values are kept as text: unescaped where JSON allows, so exports stay readable.</summary>
+    public static readonly JsonSerializerOptions Stored = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static IResult List(IReadOnlyList<RecordRow> rows, string? after) => new RecordsResult(StatusCodes.Status200OK, writer =>
+    {
+        writer.WriteStartObject();
+        writer.WriteStartArray("data");
+        foreach (var row in rows)
+        {
+            WriteRecord(writer, row);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteStartObject("meta");
+        writer.WriteString("after", after);
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+    });
+
+    public static IResult Mutation(int status, IReadOnlyList<RecordRow> rows) => new RecordsResult(status, writer =>
+    {
+        writer.WriteStartObject();
+        writer.WriteStartArray("data");
+        writer.WriteStartObject();
+        writer.WriteStartArray("records");
+        foreach (var row in rows)
+        {
+            WriteRecord(writer, row);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    });
+
+    /// <summary><c>LLMObsDatasetRecordDataResponse</c>.</summary>
+    private static void WriteRecord(Utf8JsonWriter writer, RecordRow row)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("id", row.Id);
+        writer.WriteString("dataset_id", row.DatasetId);
+        writer.WritePropertyName("input");
+        writer.WriteRawValue(row.Input, skipInputValidation: true);
+        WriteRawOrNull(writer, "expected_output", row.ExpectedOutput);
+        WriteRawOrNull(writer, "metadata", row.Metadata);
+        writer.WriteString("created_at", DateTimeOffset.FromUnixTimeMilliseconds(row.CreatedAt));
+        writer.WriteString("updated_at", DateTimeOffset.FromUnixTimeMilliseconds(row.UpdatedAt));
+        writer.WriteEndObject();
+    }
+
+    private static void WriteRawOrNull(Utf8JsonWriter writer, string name, string? json)
+    {
+        writer.WritePropertyName(name);
+        if (json is null)
+        {
+            writer.WriteNullValue();
+        }
+        else
+        {
+            writer.WriteRawValue(json, skipInputValidation: true);
+        }
+    }
+
+    /// <summary>
+    /// SHA-256 of the value's canonical JSON (object keys sorted, no whitespace), so inputs that
+    /// differ only in key order or spacing count as equal for deduplication.
+    /// </summary>
+    public static string Hash(JsonNode? value)
+    {
+        var builder = new StringBuilder();
+        Canonical(value, builder);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(builder.ToString())));
+    }
+
+    private static void Canonical(JsonNode? node, StringBuilder builder)
+    {
+        switch (node)
+        {
+            case null:
+                builder.Append("null");
+                break;
+            case JsonObject obj:
+                builder.Append('{');
+                var first = true;
+                foreach (var (key, child) in obj.OrderBy(p => p.Key, StringComparer.Ordinal))
+                {
+                    builder.Append(first ? "" : ",").Append(JsonValue.Create(key).ToJsonString()).Append(':');
+                    Canonical(child, builder);
+                    first = false;
+                }
+
+                builder.Append('}');
+                break;
+            case JsonArray array:
+                builder.Append('[');
+                for (var i = 0; i < array.Count; i++)
+                {
+                    builder.Append(i == 0 ? "" : ",");
+                    Canonical(array[i], builder);
+                }
+
+                builder.Append(']');
+                break;
+            default:
+                builder.Append(node.ToJsonString());
+                break;
+        }
+    }
+
+    private sealed class RecordsResult(int status, Action<Utf8JsonWriter> build) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.StatusCode = status;
+            return ResponseJson.WriteAsync(httpContext, build);
+        }
+    }
+}

@@ -1,0 +1,360 @@
+using System.Data.Common;
+using Dapper;
+
+namespace Runledger.Storage.LlmObs;
+
+public sealed class DatasetRow
+{
+    public required string Id { get; init; }
+    public required string OrgId { get; init; }
+    public required string ProjectId { get; init; }
+    public required string Name { get; init; }
+    public string? Description { get; init; }
+
+    /// <summary>A JSON object as text, or null.</summary>
+    public string? Metadata { get; init; }
+
+    public long CurrentVersion { get; init; }
+    public long CreatedAt { get; init; }
+    public long UpdatedAt { get; init; }
+    public string? DraftUserId { get; init; }
+    public string? DraftUserName { get; init; }
+    public long? DraftSince { get; init; }
+}
+
+public sealed class DatasetVersionRow
+{
+    public required string Id { get; init; }
+    public required string DatasetId { get; init; }
+    public long VersionNumber { get; init; }
+    public long CreatedAt { get; init; }
+    public long? LastUsed { get; init; }
+}
+
+public sealed record DatasetQuery(string OrgId, string ProjectId, string? Id, string? Name, PageCursor? After, int Limit);
+
+public sealed record DatasetUpdate(string? Name, string? Description, bool SetDescription, string? Metadata, bool SetMetadata);
+
+public enum DatasetOutcome
+{
+    Done,
+    ProjectNotFound,
+    DatasetNotFound,
+    NameTaken,
+    VersionOutOfRange,
+    LockedByOther,
+    NotLockHolder,
+}
+
+public sealed record DraftHolder(string UserId, string UserName);
+
+public interface IDatasetStore
+{
+    /// <summary>True when the project exists in the organisation and is not being deleted.</summary>
+    Task<bool> ProjectVisibleAsync(string orgId, string projectId, CancellationToken cancellationToken);
+
+    /// <summary>Visible datasets of a visible project, newest first; at most <c>Limit</c>.</summary>
+    Task<IReadOnlyList<DatasetRow>> ListAsync(DatasetQuery query, CancellationToken cancellationToken);
+
+    /// <summary>Those of <paramref name="ids"/> that name visible datasets of the project.</summary>
+    Task<IReadOnlyList<string>> VisibleIdsAsync(string orgId, string projectId, IReadOnlyList<string> ids, CancellationToken cancellationToken);
+
+    /// <summary>The dataset when it and its project are visible in the organisation.</summary>
+    Task<DatasetRow?> GetAsync(string orgId, string projectId, string datasetId, CancellationToken cancellationToken);
+
+    /// <summary>Creates the dataset with its version 0, or returns the one of that name (Created = false).</summary>
+    Task<(DatasetOutcome Outcome, DatasetRow? Dataset, bool Created)> CreateOrGetAsync(DatasetRow dataset, string versionId, CancellationToken cancellationToken);
+
+    Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> UpdateAsync(string orgId, string projectId, string datasetId, DatasetUpdate update, long now, CancellationToken cancellationToken);
+
+    /// <summary>A new dataset (version 0) holding the source's live records, under the same record ids.</summary>
+    Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> CloneAsync(string orgId, string projectId, string sourceId, DatasetRow clone, string versionId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<DatasetVersionRow>> ListVersionsAsync(string datasetId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Makes the records of <paramref name="version"/> the records of a new current version: live
+    /// rows are closed and those of the old version are added again from the new one.
+    /// </summary>
+    Task<(DatasetOutcome Outcome, long NewVersion)> RestoreAsync(string orgId, string projectId, string datasetId, long version, string versionId, long now, CancellationToken cancellationToken);
+
+    /// <summary>Takes the draft lock for <paramref name="holder"/>; held by another → LockedByOther and the current row.</summary>
+    Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> LockDraftAsync(string orgId, string projectId, string datasetId, DraftHolder holder, long now, CancellationToken cancellationToken);
+
+    /// <summary>Releases the draft lock; only its holder may (NotLockHolder otherwise). Unlocking an unlocked draft is Done.</summary>
+    Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> UnlockDraftAsync(string orgId, string projectId, string datasetId, string userId, CancellationToken cancellationToken);
+}
+
+public sealed class DatasetStore(IDatabase database) : IDatasetStore
+{
+    internal const string Columns = "id, org_id, project_id, name, description, metadata, current_version, created_at, updated_at, draft_user_id, draft_user_name, draft_since";
+
+    /// <summary>Visible = not being deleted, and neither is its project.</summary>
+    internal const string VisibleSql =
+        "deleting_job_id IS NULL AND EXISTS (SELECT 1 FROM llm_projects p WHERE p.id = llm_datasets.project_id AND p.deleting_job_id IS NULL)";
+
+    public async Task<bool> ProjectVisibleAsync(string orgId, string projectId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await ProjectVisibleAsync(connection, null, orgId, projectId, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<DatasetRow>> ListAsync(DatasetQuery query, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<DatasetRow>(new CommandDefinition(
+            $"""
+            SELECT {Columns} FROM llm_datasets
+            WHERE project_id = @ProjectId AND org_id = @OrgId AND deleting_job_id IS NULL
+              AND (@Id IS NULL OR id = @Id) AND (@Name IS NULL OR name = @Name)
+              AND (@AfterCreated IS NULL OR created_at < @AfterCreated OR (created_at = @AfterCreated AND id < @AfterId))
+            ORDER BY created_at DESC, id DESC
+            LIMIT @Limit
+            """,
+            new { query.OrgId, query.ProjectId, query.Id, query.Name, AfterCreated = query.After?.CreatedAt, AfterId = query.After?.Id, query.Limit },
+            cancellationToken: cancellationToken));
+        return rows.AsList();
+    }
+
+    public async Task<IReadOnlyList<string>> VisibleIdsAsync(string orgId, string projectId, IReadOnlyList<string> ids, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var found = await connection.QueryAsync<string>(new CommandDefinition(
+            $"SELECT id FROM llm_datasets WHERE project_id = @projectId AND org_id = @orgId AND deleting_job_id IS NULL AND {database.Dialect.InListSql("id", "@ids")}",
+            new { orgId, projectId, ids }, cancellationToken: cancellationToken));
+        var set = found.ToHashSet(StringComparer.Ordinal);
+        return ids.Where(set.Contains).ToList();
+    }
+
+    public async Task<DatasetRow?> GetAsync(string orgId, string projectId, string datasetId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await GetAsync(connection, null, orgId, projectId, datasetId, cancellationToken);
+    }
+
+    public async Task<(DatasetOutcome Outcome, DatasetRow? Dataset, bool Created)> CreateOrGetAsync(DatasetRow dataset, string versionId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        if (!await ProjectVisibleAsync(connection, transaction, dataset.OrgId, dataset.ProjectId, cancellationToken))
+        {
+            return (DatasetOutcome.ProjectNotFound, null, false);
+        }
+
+        var existing = await connection.QuerySingleOrDefaultAsync<DatasetRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM llm_datasets WHERE project_id = @ProjectId AND name = @Name", dataset, transaction, cancellationToken: cancellationToken));
+        if (existing is not null)
+        {
+            // A dataset of that name that is still being deleted holds the name until its job ends.
+            return await IsDeletingAsync(connection, transaction, existing.Id, cancellationToken)
+                ? (DatasetOutcome.NameTaken, existing, false)
+                : (DatasetOutcome.Done, existing, false);
+        }
+
+        await InsertAsync(connection, transaction, dataset, versionId, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return (DatasetOutcome.Done, dataset, true);
+    }
+
+    public async Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> UpdateAsync(string orgId, string projectId, string datasetId, DatasetUpdate update, long now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var (outcome, current) = await ResolveAsync(connection, transaction, orgId, projectId, datasetId, cancellationToken);
+        if (current is null)
+        {
+            return (outcome, null);
+        }
+
+        if (update.Name is not null && update.Name != current.Name && await NameTakenAsync(connection, transaction, projectId, update.Name, cancellationToken))
+        {
+            return (DatasetOutcome.NameTaken, current);
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE llm_datasets SET name = @Name, description = @Description, metadata = @Metadata, updated_at = @now WHERE id = @Id",
+            new
+            {
+                current.Id,
+                Name = update.Name ?? current.Name,
+                Description = update.SetDescription ? update.Description : current.Description,
+                Metadata = update.SetMetadata ? update.Metadata : current.Metadata,
+                now,
+            },
+            transaction, cancellationToken: cancellationToken));
+        var updated = await GetAsync(connection, transaction, orgId, projectId, datasetId, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return (DatasetOutcome.Done, updated);
+    }
+
+    public async Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> CloneAsync(string orgId, string projectId, string sourceId, DatasetRow clone, string versionId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var (outcome, source) = await ResolveAsync(connection, transaction, orgId, projectId, sourceId, cancellationToken);
+        if (source is null)
+        {
+            return (outcome, null);
+        }
+
+        if (await NameTakenAsync(connection, transaction, projectId, clone.Name, cancellationToken))
+        {
+            return (DatasetOutcome.NameTaken, null);
+        }
+
+        await InsertAsync(connection, transaction, clone, versionId, cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO llm_records (dataset_id, id, version_from, version_to, input, expected_output, metadata, tags, input_hash, created_at, updated_at)
+            SELECT @CloneId, id, 0, NULL, input, expected_output, metadata, tags, input_hash, created_at, updated_at
+            FROM llm_records WHERE dataset_id = @SourceId AND version_to IS NULL
+            """,
+            new { CloneId = clone.Id, SourceId = source.Id }, transaction, cancellationToken: cancellationToken, commandTimeout: 0));
+        await transaction.CommitAsync(cancellationToken);
+        return (DatasetOutcome.Done, clone);
+    }
+
+    public async Task<IReadOnlyList<DatasetVersionRow>> ListVersionsAsync(string datasetId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<DatasetVersionRow>(new CommandDefinition(
+            "SELECT id, dataset_id, version_number, created_at, last_used FROM llm_dataset_versions WHERE dataset_id = @datasetId ORDER BY version_number",
+            new { datasetId }, cancellationToken: cancellationToken));
+        return rows.AsList();
+    }
+
+    public async Task<(DatasetOutcome Outcome, long NewVersion)> RestoreAsync(string orgId, string projectId, string datasetId, long version, string versionId, long now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var (outcome, current) = await ResolveAsync(connection, transaction, orgId, projectId, datasetId, cancellationToken);
+        if (current is null)
+        {
+            return (outcome, 0);
+        }
+
+        if (version < 0 || version > current.CurrentVersion)
+        {
+            return (DatasetOutcome.VersionOutOfRange, current.CurrentVersion);
+        }
+
+        var next = current.CurrentVersion + 1;
+        var args = new { DatasetId = datasetId, Version = version, Next = next, now };
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE llm_records SET version_to = @Next WHERE dataset_id = @DatasetId AND version_to IS NULL",
+            args, transaction, cancellationToken: cancellationToken, commandTimeout: 0));
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO llm_records (dataset_id, id, version_from, version_to, input, expected_output, metadata, tags, input_hash, created_at, updated_at)
+            SELECT dataset_id, id, @Next, NULL, input, expected_output, metadata, tags, input_hash, created_at, updated_at
+            FROM llm_records WHERE dataset_id = @DatasetId AND version_from <= @Version AND (version_to IS NULL OR version_to > @Version)
+            """,
+            args, transaction, cancellationToken: cancellationToken, commandTimeout: 0));
+        await BumpVersionAsync(connection, transaction, datasetId, next, versionId, now, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return (DatasetOutcome.Done, next);
+    }
+
+    public async Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> LockDraftAsync(string orgId, string projectId, string datasetId, DraftHolder holder, long now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var (outcome, current) = await ResolveAsync(connection, transaction, orgId, projectId, datasetId, cancellationToken);
+        if (current is null)
+        {
+            return (outcome, null);
+        }
+
+        if (current.DraftUserId is not null && current.DraftUserId != holder.UserId)
+        {
+            return (DatasetOutcome.LockedByOther, current);
+        }
+
+        if (current.DraftUserId is null)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE llm_datasets SET draft_user_id = @UserId, draft_user_name = @UserName, draft_since = @now WHERE id = @datasetId",
+                new { holder.UserId, holder.UserName, now, datasetId }, transaction, cancellationToken: cancellationToken));
+        }
+
+        var locked = await GetAsync(connection, transaction, orgId, projectId, datasetId, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return (DatasetOutcome.Done, locked);
+    }
+
+    public async Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> UnlockDraftAsync(string orgId, string projectId, string datasetId, string userId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var (outcome, current) = await ResolveAsync(connection, transaction, orgId, projectId, datasetId, cancellationToken);
+        if (current is null)
+        {
+            return (outcome, null);
+        }
+
+        if (current.DraftUserId is not null && current.DraftUserId != userId)
+        {
+            return (DatasetOutcome.NotLockHolder, current);
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE llm_datasets SET draft_user_id = NULL, draft_user_name = NULL, draft_since = NULL WHERE id = @datasetId",
+            new { datasetId }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return (DatasetOutcome.Done, current);
+    }
+
+    internal static async Task<bool> ProjectVisibleAsync(DbConnection connection, DbTransaction? transaction, string orgId, string projectId, CancellationToken cancellationToken) =>
+        await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM llm_projects WHERE id = @projectId AND org_id = @orgId AND deleting_job_id IS NULL",
+            new { orgId, projectId }, transaction, cancellationToken: cancellationToken)) > 0;
+
+    internal static Task<DatasetRow?> GetAsync(DbConnection connection, DbTransaction? transaction, string orgId, string projectId, string datasetId, CancellationToken cancellationToken) =>
+        connection.QuerySingleOrDefaultAsync<DatasetRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM llm_datasets WHERE id = @datasetId AND project_id = @projectId AND org_id = @orgId AND {VisibleSql}",
+            new { orgId, projectId, datasetId }, transaction, cancellationToken: cancellationToken));
+
+    /// <summary>The dataset, or which of project and dataset is missing.</summary>
+    internal static async Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> ResolveAsync(DbConnection connection, DbTransaction? transaction, string orgId, string projectId, string datasetId, CancellationToken cancellationToken)
+    {
+        var dataset = await GetAsync(connection, transaction, orgId, projectId, datasetId, cancellationToken);
+        if (dataset is not null)
+        {
+            return (DatasetOutcome.Done, dataset);
+        }
+
+        return await ProjectVisibleAsync(connection, transaction, orgId, projectId, cancellationToken)
+            ? (DatasetOutcome.DatasetNotFound, null)
+            : (DatasetOutcome.ProjectNotFound, null);
+    }
+
+    internal static async Task BumpVersionAsync(DbConnection connection, DbTransaction transaction, string datasetId, long version, string versionId, long now, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE llm_datasets SET current_version = @version, updated_at = @now WHERE id = @datasetId",
+            new { datasetId, version, now }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO llm_dataset_versions (dataset_id, version_number, id, created_at, last_used) VALUES (@datasetId, @version, @versionId, @now, NULL)",
+            new { datasetId, version, versionId, now }, transaction, cancellationToken: cancellationToken));
+    }
+
+    private static async Task InsertAsync(DbConnection connection, DbTransaction transaction, DatasetRow dataset, string versionId, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(new CommandDefinition(
+            $"INSERT INTO llm_datasets ({Columns}) VALUES (@Id, @OrgId, @ProjectId, @Name, @Description, @Metadata, @CurrentVersion, @CreatedAt, @UpdatedAt, @DraftUserId, @DraftUserName, @DraftSince)",
+            dataset, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO llm_dataset_versions (dataset_id, version_number, id, created_at, last_used) VALUES (@Id, 0, @versionId, @CreatedAt, NULL)",
+            new { dataset.Id, versionId, dataset.CreatedAt }, transaction, cancellationToken: cancellationToken));
+    }
+
+    private static async Task<bool> NameTakenAsync(DbConnection connection, DbTransaction transaction, string projectId, string name, CancellationToken cancellationToken) =>
+        await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM llm_datasets WHERE project_id = @projectId AND name = @name",
+            new { projectId, name }, transaction, cancellationToken: cancellationToken)) > 0;
+
+    private static async Task<bool> IsDeletingAsync(DbConnection connection, DbTransaction transaction, string datasetId, CancellationToken cancellationToken) =>
+        await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM llm_datasets WHERE id = @datasetId AND deleting_job_id IS NOT NULL",
+            new { datasetId }, transaction, cancellationToken: cancellationToken)) > 0;
+}
