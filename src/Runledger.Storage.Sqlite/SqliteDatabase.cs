@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Text;
 using Microsoft.Data.Sqlite;
 using Runledger.Storage.Metrics;
 using Runledger.Storage.Migrations;
@@ -60,7 +61,9 @@ public sealed class SqliteDatabase : IDatabase, IDisposable
         {
             await connection.OpenAsync(cancellationToken);
             await using var command = connection.CreateCommand();
-            command.CommandText = $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds}; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+            // The host checkpoints in the background (MaintainAsync); a writer only does it itself
+            // when the log has grown past AutoCheckpointPages because that fell behind.
+            command.CommandText = $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds}; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {AutoCheckpointPages};";
             await command.ExecuteNonQueryAsync(cancellationToken);
             return connection;
         }
@@ -69,6 +72,17 @@ public sealed class SqliteDatabase : IDatabase, IDisposable
             await connection.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>Pages (4 KiB) of write-ahead log after which a committing writer checkpoints itself: 40 MiB.</summary>
+    private const int AutoCheckpointPages = 10_000;
+
+    public async ValueTask MaintainAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA wal_checkpoint(PASSIVE);";
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public void Dispose() => _writeQueue.Dispose();
@@ -103,6 +117,15 @@ internal sealed class SqliteDialect : SqlDialect
 
     public override string ContainsSql(string column, string parameter) => $"instr({column}, {parameter}) > 0";
 
+    public override string JsonContainsSql(string column, string parameter) =>
+        $"""
+        NOT EXISTS (SELECT 1 FROM json_each({parameter}) f WHERE NOT EXISTS (
+          SELECT 1 FROM json_each({column}) m WHERE m.key = f.key AND (
+            (f.type = 'array' AND m.type = 'array' AND NOT EXISTS (SELECT 1 FROM json_each(f.value) fe WHERE NOT EXISTS (
+              SELECT 1 FROM json_each(m.value) me WHERE me.type = fe.type AND me.atom IS fe.atom AND (fe.atom IS NOT NULL OR fe.type = 'null' OR me.value = fe.value))))
+            OR (f.type <> 'array' AND m.type = f.type AND m.atom IS f.atom AND (f.atom IS NOT NULL OR f.type = 'null' OR m.value = f.value)))))
+        """;
+
     public override string BatchDeleteSql(string table, string where, IReadOnlyList<string>? keyColumns = null)
     {
         var key = keyColumns is { Count: > 0 } ? "(" + string.Join(", ", keyColumns) + ")" : "rowid";
@@ -125,16 +148,28 @@ internal sealed class SqliteDialect : SqlDialect
         var db = ((SqliteConnection)connection).Handle!;
         var rc = raw.sqlite3_prepare_v2(db, "INSERT INTO metric_points (resource_id, ts, step, seq, name, value, labels) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", out var statement);
         SqliteException.ThrowExceptionForRC(rc, db);
+        // A batch repeats a few resource ids and metric names thousands of times: encode each once.
+        var utf8 = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        byte[] Utf8(string text)
+        {
+            if (!utf8.TryGetValue(text, out var bytes))
+            {
+                utf8[text] = bytes = Encoding.UTF8.GetBytes(text);
+            }
+
+            return bytes;
+        }
+
         using (statement)
         {
             foreach (var point in points)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                raw.sqlite3_bind_text(statement, 1, point.ResourceId);
+                raw.sqlite3_bind_text(statement, 1, Utf8(point.ResourceId));
                 raw.sqlite3_bind_int64(statement, 2, point.Ts);
                 raw.sqlite3_bind_int64(statement, 3, point.Step);
                 raw.sqlite3_bind_int64(statement, 4, point.Seq);
-                raw.sqlite3_bind_text(statement, 5, point.Name);
+                raw.sqlite3_bind_text(statement, 5, Utf8(point.Name));
                 raw.sqlite3_bind_double(statement, 6, point.Value);
                 if (point.Labels is null)
                 {

@@ -30,6 +30,13 @@ public interface IDatabase
     /// exclude each other (PostgreSQL).
     /// </summary>
     ValueTask<IDisposable> EnterWriteQueueAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Background upkeep, called about once a second by the host. On SQLite this copies the
+    /// write-ahead log into the database file (a passive checkpoint) off the writers' path, so a
+    /// commit seldom has to do it; PostgreSQL does its own.
+    /// </summary>
+    ValueTask MaintainAsync(CancellationToken cancellationToken);
 }
 
 public sealed record Migration(int Version, string Name, string Sql);

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Dapper;
 using Runledger.Api.Tests.Support;
+using Runledger.Storage;
 using Runledger.Storage.Credentials;
 
 namespace Runledger.Api.Tests;
@@ -23,6 +25,23 @@ public abstract class LimitsTests(ServerFixture fixture)
             """{"error":{"code":"PayloadTooLarge","message":"The request entity is larger than the limit of 2048 bytes defined by the server (Limits:MaxRequestBodyBytes); send smaller batches.","requestId":"{requestId}","target":"/resourceGroups"}}""",
             error, response.RequestId());
         await (await client.GetAsync("/v2/admin/resourceGroups/too-big")).ExpectAsync(HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task AiApi_MetricsPatchOverLimit_413AndNothingStored()
+    {
+        var token = await Server.AddCredentialAsync(CredentialKinds.BearerToken, "admin");
+        using var client = Server.NewClient(token);
+        client.DefaultRequestHeaders.Add("AI-Resource-Group", "default");
+        var points = string.Join(',', Enumerable.Range(0, 100).Select(i => $$"""{"name":"loss","value":{{i}},"step":{{i}}}"""));
+        var response = await client.PatchAsync("/v2/lm/metrics", Http.Json($$"""{"executionId":"0000aaaa0001","metrics":[{{points}}]}""", "application/merge-patch+json"));
+        var error = await response.ExpectAsync(HttpStatusCode.RequestEntityTooLarge);
+        Http.AssertJson(
+            """{"error":{"code":"PayloadTooLarge","message":"The request entity is larger than the limit of 2048 bytes defined by the server (Limits:MaxRequestBodyBytes); send smaller batches.","requestId":"{requestId}","target":"/metrics"}}""",
+            error, response.RequestId());
+        await using var connection = await Server.Service<IDatabase>().OpenAsync(CancellationToken.None);
+        Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM metric_points"));
+        Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM metric_resources"));
     }
 
     [Fact]

@@ -116,6 +116,45 @@ public abstract class MetricTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task Patch_ConcurrentBatchesOfSeveralExecutions_EachAnsweredOnItsOwnAndEveryPointStored()
+    {
+        // Concurrent batches are written together (group commit); one batch for an unknown
+        // execution must fail alone, and every other batch must be stored exactly once.
+        using var client = Server.InGroup();
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            ids.Add(await ExecutionAsync(client));
+        }
+
+        const int batchesPerExecution = 8;
+        const int pointsPerBatch = 250;
+        string Body(string id, int batch) =>
+            $$"""{"executionId":"{{id}}","metrics":[{{string.Join(',', Enumerable.Range(0, pointsPerBatch).Select(p => $$"""{"name":"loss","value":{{p}},"step":{{(batch * pointsPerBatch) + p}}}"""))}}],"tags":[{"name":"last","value":"{{batch}}"}]}""";
+        var requests = ids.SelectMany(id => Enumerable.Range(0, batchesPerExecution).Select(b => (Id: id, Body: Body(id, b))))
+            .Append((Id: "0000ffff0001", Body: Body("0000ffff0001", 0)))
+            .ToList();
+        var responses = await Task.WhenAll(requests.Select(r => client.PatchAsync("/v2/lm/metrics", Patch(r.Body))));
+
+        for (var i = 0; i < requests.Count; i++)
+        {
+            Assert.Equal(requests[i].Id == "0000ffff0001" ? HttpStatusCode.NotFound : HttpStatusCode.NoContent, responses[i].StatusCode);
+        }
+
+        var body = await (await client.GetAsync($"/v2/lm/metrics?executionIds={string.Join(',', ids)}")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal(3, (int)body["count"]!);
+        foreach (var resource in body["resources"]!.AsArray())
+        {
+            var steps = resource!["metrics"]!.AsArray().Select(m => (long)m!["step"]!).Order().ToList();
+            Assert.Equal(Enumerable.Range(0, batchesPerExecution * pointsPerBatch).Select(s => (long)s), steps);
+            Assert.Single(resource["tags"]!.AsArray());
+        }
+
+        await using var connection = await Server.Service<IDatabase>().OpenAsync(CancellationToken.None);
+        Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM metric_resources WHERE execution_id = '0000ffff0001'"));
+    }
+
+    [Fact]
     public async Task Find_ByIdsFilterTagFiltersSelectAndPaging()
     {
         using var client = Server.InGroup();

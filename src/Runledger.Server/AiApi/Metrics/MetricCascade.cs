@@ -18,7 +18,22 @@ public sealed class MetricCascade : ICascadeRegistration
         registry.AddKind(new CascadeKind(
             Kind,
             MarkSql: "UPDATE metric_resources SET deleting_job_id = @JobId WHERE id = @TargetId AND resource_group = @Scope AND deleting_job_id IS NULL",
-            FinishSql: "DELETE FROM metric_resources WHERE id = @TargetId AND deleting_job_id = @JobId"));
+            FinishSql: "DELETE FROM metric_resources WHERE id = @TargetId AND deleting_job_id = @JobId")
+        {
+            RestoreSql = "UPDATE metric_resources SET deleting_job_id = NULL WHERE id = @TargetId AND resource_group = @Scope AND deleting_job_id = @JobId",
+
+            // One live metric resource per execution: metrics logged after the delete took the place.
+            NameTakenSql = """
+                SELECT COUNT(*) FROM metric_resources live
+                WHERE live.deleting_job_id IS NULL
+                  AND live.execution_id = (SELECT m.execution_id FROM metric_resources m WHERE m.id = @TargetId)
+                """,
+            AncestorsSql = """
+                SELECT 'resource_group' AS kind, @Scope AS id
+                UNION ALL SELECT 'execution' AS kind, execution_id AS id FROM metric_resources WHERE id = @TargetId
+                """,
+            ExistsSql = "SELECT COUNT(*) FROM metric_resources WHERE id = @TargetId AND resource_group = @Scope AND deleting_job_id IS NULL",
+        });
         registry.AddChild(new CascadeChild(Kind, "metric_points", "metric_points", "resource_id = @TargetId", Order: 1, PointKey));
         registry.AddChild(new CascadeChild(Kind, "metric_attributes", "metric_attributes", "resource_id = @TargetId", Order: 2));
 

@@ -119,10 +119,16 @@ public static partial class MetricEndpoints
         var jobs = new List<string>();
         foreach (var resource in await metrics.ListLiveAsync(scope.Id, ids, context.RequestAborted))
         {
-            if (await scheduler.ScheduleAsync(MetricCascade.Kind, resource.Id, scope.Id, context.User.Actor(), context.RequestAborted) is ScheduleResult.Scheduled scheduled)
+            var result = await scheduler.ScheduleAsync(MetricCascade.Kind, resource.Id, scope.Id, context.User.Actor(), context.RequestAborted);
+            if (result is ScheduleResult.Scheduled scheduled)
             {
                 deleted.Add(resource.ExecutionId);
                 jobs.Add(scheduled.JobId);
+            }
+            else if (result is ScheduleResult.Held held)
+            {
+                // Holds are on the resource group, which all of them share: the first is refused, so all are.
+                return Executions.ExecutionCommands.LegalHold(held, MetricCascade.Kind, resource.Id).ToResult();
             }
         }
 

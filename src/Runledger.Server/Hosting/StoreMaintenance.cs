@@ -1,0 +1,31 @@
+using Runledger.Storage;
+
+namespace Runledger.Server.Hosting;
+
+/// <summary>
+/// Calls <see cref="IDatabase.MaintainAsync"/> about once a second (on SQLite: a passive WAL
+/// checkpoint, so that committing writers seldom pay for one). Logs and goes on after errors.
+/// </summary>
+public sealed partial class StoreMaintenance(IDatabase database, TimeProvider time, ILogger<StoreMaintenance> logger) : BackgroundService
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Interval, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                await database.MaintainAsync(stoppingToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogFailed(logger, ex);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Store maintenance (WAL checkpoint) failed; retrying in a second")]
+    private static partial void LogFailed(ILogger logger, Exception exception);
+}
