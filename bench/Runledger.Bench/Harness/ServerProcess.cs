@@ -68,6 +68,8 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
 
         start.Environment["RUNLEDGER_ADMIN_TOKEN"] = adminToken;
+        start.Environment["RUNLEDGER_DD_API_KEY"] = Scenarios.RecordsDeleteScenario.ApiKey;
+        start.Environment["RUNLEDGER_DD_APP_KEY"] = Scenarios.RecordsDeleteScenario.AppKey;
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
 
         var process = new Process { StartInfo = start };
@@ -125,6 +127,16 @@ internal sealed class ServerProcess : IAsyncDisposable
             ?? throw new InvalidOperationException($"/proc/{_process.Id}/status has no VmHWM line.");
         var kb = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
         return kb * 1024;
+    }
+
+    /// <summary>CPU time the server has used so far (utime + stime in /proc/PID/stat), which unlike wall time hardly depends on what else the machine runs.</summary>
+    public TimeSpan CpuTime()
+    {
+        var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        // utime and stime are fields 14 and 15 of the line (11 and 12 after the command name), in USER_HZ = 1/100 s.
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return TimeSpan.FromMilliseconds(ticks * 10);
     }
 
     /// <summary>SIGTERM, as a service manager stops it; kills it if it has not exited within <paramref name="grace"/>. Returns the exit code, or null if it had to be killed.</summary>

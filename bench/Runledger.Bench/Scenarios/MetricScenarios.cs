@@ -38,9 +38,13 @@ internal sealed class MetricIngestScenario : IScenario
             await RunForAsync(apis, bodies, TimeSpan.FromSeconds(2), [], cancellationToken);
             var samples = new List<TimeSpan>();
             var started = Stopwatch.GetTimestamp();
+            var cpuBefore = server.Process.CpuTime();
             await RunForAsync(apis, bodies, duration, samples, cancellationToken);
             var elapsed = Stopwatch.GetElapsedTime(started);
+            var cpu = server.Process.CpuTime() - cpuBefore;
             result.Add("points/s", samples.Count * (double)BatchSize / elapsed.TotalSeconds, "points/s", Targets.MetricIngest);
+            result.Add("server CPU per 1,000 points", cpu.TotalMilliseconds / samples.Count, "ms");
+            result.Add("server CPU use", cpu.TotalSeconds / elapsed.TotalSeconds, "cores");
             result.AddLatency("PATCH 1,000 points → 204", Latency.Of(samples));
             result.AddPeakRss(server.Process.PeakRssBytes());
         }

@@ -13,6 +13,7 @@ internal static class ScenarioRegistry
         new MetricIngestScenario(),
         new MetricGetScenario(),
         new MetricDeleteScenario(),
+        new RecordsDeleteScenario(),
     ];
 
     public static IEnumerable<string> Names => Scenarios.Select(s => s.Name).Append(All);
