@@ -79,21 +79,24 @@ skip_interop() {
     echo "FAILED: $1, and with CI=true the SAP AI SDK interop tests must run. Install Node.js 20 or later with npm." >&2
     exit 1
   fi
-  echo "WARNING: $1; skipping the SAP AI SDK interop tests (SapSdkInteropTests, SapSdkMetricsInteropTests)." >&2
-  filters+=("FullyQualifiedName!~SapSdk")
+  echo "WARNING: $1; skipping the interop tests (SapSdkInteropTests, SapSdkMetricsInteropTests, DatadogClientInteropTests)." >&2
+  filters+=("FullyQualifiedName!~SapSdk" "FullyQualifiedName!~DatadogClientInterop")
 }
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   skip_interop "node or npm is not on PATH"
 else
-  echo "== Node.js interop client (npm ci in $interop_dir, node $(node --version))"
-  npm_log=$(mktemp)
-  if npm ci --prefix "$interop_dir" --no-audit --no-fund --loglevel=error >"$npm_log" 2>&1; then
-    rm -f "$npm_log"
-  else
-    cat "$npm_log" >&2
-    rm -f "$npm_log"
-    skip_interop "'npm ci --prefix $interop_dir' failed (output above)"
-  fi
+  # The official @datadog/datadog-api-client (DatadogClientInteropTests) is pinned the same way.
+  for dir in "$interop_dir" tests/interop/datadog; do
+    echo "== Node.js interop client (npm ci in $dir, node $(node --version))"
+    npm_log=$(mktemp)
+    if npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >"$npm_log" 2>&1; then
+      rm -f "$npm_log"
+    else
+      cat "$npm_log" >&2
+      rm -f "$npm_log"
+      skip_interop "'npm ci --prefix $dir' failed (output above)"
+    fi
+  done
 fi
 
 if [ -z "${RUNLEDGER_TEST_PG:-}" ]; then
@@ -124,6 +127,21 @@ filter_args=()
 if [ "${#filters[@]}" -gt 0 ]; then
   filter_args=(--filter "$(IFS='&'; echo "${filters[*]}")")
 fi
+
+# The benchmark must not rot: run every scenario in its tiny smoke configuration against the
+# Debug build just made (no figures are judged here; bench/README.md has the real runs).
+echo "== Benchmark smoke run (bench/Runledger.Bench all --smoke)"
+bench_log=$(mktemp)
+if ! dotnet bench/Runledger.Bench/bin/Debug/net10.0/Runledger.Bench.dll all --smoke \
+     --server-dll src/Runledger.Server/bin/Debug/net10.0/Runledger.Server.dll >"$bench_log" 2>&1; then
+  cat "$bench_log" >&2
+  rm -f "$bench_log"
+  echo "FAILED: the benchmark smoke run failed (output above)." >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+grep -v '^[[:space:]]*$' "$bench_log" | tail -n 1
+rm -f "$bench_log"
 
 echo "== Tests"
 log=$(mktemp)

@@ -49,9 +49,11 @@ public static class RunledgerApp
         // Order matters only for hosted services: StartupTasks (migrations) must run first.
         services.AddStorage(configuration);
         services.AddHostedService<StartupTasks>();
+        services.AddHostedService<StoreMaintenance>();
         services.AddRunledgerAuth(configuration);
         services.AddRunledgerRateLimiting(configuration);
         services.AddRunledgerHealth();
+        services.AddRunledgerTelemetry(configuration);
         services.AddLifecycle(configuration);
         services.AddAiApi(configuration);
         services.AddLlmObs();
@@ -65,6 +67,7 @@ public static class RunledgerApp
         app.UseRateLimiter();
 
         app.MapRunledgerHealth();
+        app.MapRunledgerTelemetry();
         app.MapOAuth();
         app.MapAiApi();
         app.MapLlmObs();

@@ -22,6 +22,7 @@ public static class AiApiEndpoints
         services.AddSingleton<ICascadeRegistration, ResourceGroupCascade>();
         services.AddSingleton<ICascadeRegistration, ExecutionCascade>();
         services.AddSingleton<ICascadeRegistration, MetricCascade>();
+        services.AddSingleton<ICascadeRegistration, AiApiRetention>();
         services.AddSingleton<IMetricStore, MetricStore>();
         services.AddSingleton<IConfigurationStore, ConfigurationStore>();
         services.AddSingleton<IExecutionStore, ExecutionStore>();

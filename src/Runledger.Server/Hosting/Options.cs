@@ -60,4 +60,7 @@ public sealed class LifecycleOptions
     public int MaxAttempts { get; set; } = 5;
 
     public double RetryBaseSeconds { get; set; } = 5;
+
+    /// <summary>The longest wait between two attempts, however many have failed.</summary>
+    public double RetryMaxSeconds { get; set; } = 300;
 }

@@ -96,6 +96,11 @@ internal sealed class LifecycleOptionsValidator : IValidateOptions<LifecycleOpti
             failures.Add($"Lifecycle:RetryBaseSeconds is {options.RetryBaseSeconds}; it must not be negative.");
         }
 
+        if (options.RetryMaxSeconds < options.RetryBaseSeconds)
+        {
+            failures.Add($"Lifecycle:RetryMaxSeconds is {options.RetryMaxSeconds}; it must be at least Lifecycle:RetryBaseSeconds ({options.RetryBaseSeconds}).");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -7,7 +7,36 @@ namespace Runledger.Server.Lifecycle;
 /// <param name="Kind">Job kind, e.g. <c>resource_group</c>.</param>
 /// <param name="MarkSql">Hides the target from readers; must affect exactly one row, and none when it is already being deleted.</param>
 /// <param name="FinishSql">Removes (or tombstones) the target itself once all children are gone.</param>
-public sealed record CascadeKind(string Kind, string MarkSql, string FinishSql);
+public sealed record CascadeKind(string Kind, string MarkSql, string FinishSql)
+{
+    /// <summary>
+    /// Undoes <see cref="MarkSql"/> within grace (children were never touched); must affect exactly
+    /// one row, e.g. <c>UPDATE … SET deleting_job_id = NULL WHERE id = @TargetId AND deleting_job_id = @JobId</c>.
+    /// Null: the kind cannot be restored.
+    /// </summary>
+    public string? RestoreSql { get; init; }
+
+    /// <summary>
+    /// For kinds whose names are unique among live rows: a count above 0 means the marked target's
+    /// name was taken meanwhile, so a restore would collide and is refused.
+    /// </summary>
+    public string? NameTakenSql { get; init; }
+
+    /// <summary>
+    /// Rows <c>(kind, id)</c> of what contains the target (e.g. its resource group or project),
+    /// used to refuse deletes inside a held target. Null: the kind has no ancestors.
+    /// </summary>
+    public string? AncestorsSql { get; init; }
+
+    /// <summary>A count above 0 when the target is live (exists and is not being deleted); used by preview and holds.</summary>
+    public string? ExistsSql { get; init; }
+
+    /// <summary>Whether a legal hold may be set on targets of this kind (needs <see cref="ExistsSql"/>); deletes of it, inside it and of what contains it are then refused.</summary>
+    public bool Holdable { get; init; }
+
+    /// <summary>Grace when <c>Lifecycle:Grace:&lt;kind&gt;</c> is not configured; zero reclaims at once.</summary>
+    public TimeSpan DefaultGrace { get; init; }
+}
 
 /// <summary>
 /// A child table emptied before the target is finished, in bounded batches.
@@ -16,6 +45,15 @@ public sealed record CascadeKind(string Kind, string MarkSql, string FinishSql);
 /// implicit row id (SQLite WITHOUT ROWID) names its primary key in <paramref name="KeyColumns"/>.
 /// </summary>
 public sealed record CascadeChild(string Kind, string Name, string Table, string Where, int Order, IReadOnlyList<string>? KeyColumns = null);
+
+/// <summary>
+/// A retention policy a scope (resource group, project) can switch on with a number of days.
+/// <paramref name="CandidatesSql"/> returns rows <c>(id, scope)</c> of <paramref name="Kind"/> targets to
+/// delete now, given <c>@ScopeId</c>, <c>@Cutoff</c> (now − days, Unix ms) and <c>@Limit</c>. Each target
+/// becomes an ordinary deletion job; when <paramref name="ByAge"/> the job carries the cutoff (<c>@Cutoff</c>
+/// in the kind's SQL), for kinds that remove old rows of a live target.
+/// </summary>
+public sealed record RetentionPolicyKind(string Name, string ScopeKind, string Kind, string CandidatesSql, string Description, bool ByAge = false);
 
 /// <summary>A feature's contribution to the registry (kinds it owns, children it adds to other kinds).</summary>
 public interface ICascadeRegistration
@@ -28,6 +66,7 @@ public sealed class CascadeRegistry
 {
     private readonly Dictionary<string, CascadeKind> _kinds = new(StringComparer.Ordinal);
     private readonly List<CascadeChild> _children = [];
+    private readonly Dictionary<(string ScopeKind, string Name), RetentionPolicyKind> _policies = [];
 
     public CascadeRegistry(IEnumerable<ICascadeRegistration> registrations)
     {
@@ -58,8 +97,29 @@ public sealed class CascadeRegistry
         return this;
     }
 
+    public CascadeRegistry AddRetentionPolicy(RetentionPolicyKind policy)
+    {
+        if (!_policies.TryAdd((policy.ScopeKind, policy.Name), policy))
+        {
+            throw new InvalidOperationException($"Retention policy '{policy.Name}' of '{policy.ScopeKind}' is registered twice.");
+        }
+
+        return this;
+    }
+
+    /// <summary>Every retention policy, by scope kind then name.</summary>
+    public IReadOnlyList<RetentionPolicyKind> RetentionPolicies =>
+        _policies.Values.OrderBy(p => p.ScopeKind, StringComparer.Ordinal).ThenBy(p => p.Name, StringComparer.Ordinal).ToList();
+
+    public RetentionPolicyKind? RetentionPolicy(string scopeKind, string name) => _policies.GetValueOrDefault((scopeKind, name));
+
     public CascadeKind Kind(string kind) =>
         _kinds.TryGetValue(kind, out var found) ? found : throw new InvalidOperationException($"No cascade kind '{kind}' is registered.");
+
+    public bool IsKnown(string kind) => _kinds.ContainsKey(kind);
+
+    /// <summary>Every registered kind name, sorted.</summary>
+    public IReadOnlyList<string> KindNames => _kinds.Keys.Order(StringComparer.Ordinal).ToList();
 
     public IReadOnlyList<CascadeChild> ChildrenOf(string kind) =>
         _children.Where(c => c.Kind == kind).OrderBy(c => c.Order).ThenBy(c => c.Name, StringComparer.Ordinal).ToList();

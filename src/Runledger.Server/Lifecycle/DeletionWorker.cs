@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Runledger.Server.Hosting;
 using Runledger.Storage;
 using Runledger.Storage.Audit;
+using Runledger.Storage.Diagnostics;
 using Runledger.Storage.Lifecycle;
 
 namespace Runledger.Server.Lifecycle;
@@ -21,6 +22,7 @@ public sealed partial class DeletionWorker(
     CascadeRegistry registry,
     IDeletionJobStore jobs,
     IAuditStore audit,
+    HoldChecker holds,
     JobSignal signal,
     IOptions<LifecycleOptions> options,
     TimeProvider time,
@@ -66,15 +68,28 @@ public sealed partial class DeletionWorker(
         var settings = options.Value;
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var job = await jobs.ClaimNextAsync(_nodeId, now, now + (settings.LeaseSeconds * 1000L), cancellationToken);
+        await CountOpenJobsAsync(cancellationToken);
         if (job is null)
         {
             return false;
         }
 
         LogClaimed(logger, job.Id, job.Kind, job.TargetId, job.Attempts);
+        using var activity = RunledgerTelemetry.Source.StartActivity("deletion.job");
+        activity?.SetTag("runledger.job.id", job.Id);
+        activity?.SetTag("runledger.job.kind", job.Kind);
+        var started = time.GetTimestamp();
+        var outcome = "failed";
         try
         {
+            // A hold set after the job was scheduled (e.g. during its grace) stops the reclaim too.
+            if (await HeldAsync(job, now, cancellationToken))
+            {
+                return true;
+            }
+
             await ProcessAsync(job, cancellationToken);
+            outcome = "done";
         }
         catch (LeaseLostException)
         {
@@ -85,12 +100,44 @@ public sealed partial class DeletionWorker(
             var failedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
             long? retryAt = job.Attempts >= settings.MaxAttempts
                 ? null
-                : failedAt + (long)(settings.RetryBaseSeconds * 1000 * Math.Pow(2, job.Attempts - 1));
+                : failedAt + (long)(Math.Min(settings.RetryMaxSeconds, settings.RetryBaseSeconds * Math.Pow(2, job.Attempts - 1)) * 1000);
             LogJobFailed(logger, ex, job.Id, job.Attempts, retryAt is null ? "no further attempts" : "will retry");
             await jobs.FailAsync(job.Id, _nodeId, $"{ex.GetType().Name}: {ex.Message}", failedAt, retryAt, CancellationToken.None);
         }
+        finally
+        {
+            RunledgerTelemetry.DeletionJobDuration.Record(
+                time.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("kind", job.Kind), new KeyValuePair<string, object?>("outcome", outcome));
+        }
 
         return true;
+    }
+
+    /// <summary>Feeds the open-jobs gauge (queued or running, including those waiting out their grace).</summary>
+    private async Task CountOpenJobsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        RunledgerTelemetry.SetOpenDeletionJobs(await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM deletion_jobs WHERE state IN ('queued', 'running')", cancellationToken: cancellationToken)));
+    }
+
+    /// <summary>How long a job under legal hold waits before the worker looks at it again.</summary>
+    public static readonly TimeSpan HeldRecheck = TimeSpan.FromMinutes(1);
+
+    private async Task<bool> HeldAsync(DeletionJobRow job, long now, CancellationToken cancellationToken)
+    {
+        HoldRef? hold;
+        await using (var connection = await database.OpenAsync(cancellationToken))
+        {
+            hold = await holds.FindAsync(connection, null, job.Kind, job.TargetId, job.Scope, cancellationToken);
+        }
+
+        if (hold is not null)
+        {
+            await jobs.PostponeAsync(job.Id, _nodeId, "waiting: " + hold.Detail(job.Kind, job.TargetId), now + (long)HeldRecheck.TotalMilliseconds, cancellationToken);
+        }
+
+        return hold is not null;
     }
 
     private async Task ProcessAsync(DeletionJobRow job, CancellationToken cancellationToken)
@@ -98,7 +145,7 @@ public sealed partial class DeletionWorker(
         var settings = options.Value;
         var cascade = registry.Kind(job.Kind);
         var progress = JsonSerializer.Deserialize(job.Progress, LifecycleJson.Default.DictionaryStringInt64) ?? [];
-        var parameters = new DynamicParameters(new { job.TargetId, job.Scope, JobId = job.Id });
+        var parameters = new DynamicParameters(new { job.TargetId, job.Scope, JobId = job.Id, job.Cutoff });
 
         // A transaction covers children until BatchSize rows are gone, then commits with its
         // progress and renewed lease; small jobs (most) take one transaction for everything.
@@ -166,6 +213,7 @@ public sealed partial class DeletionWorker(
                 Detail = $"requested by {job.RequestedBy}",
             }, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
+            RunledgerTelemetry.CascadeRowsRemoved.Add(uncommitted + finished, new KeyValuePair<string, object?>("kind", job.Kind));
         }
         finally
         {
@@ -188,6 +236,7 @@ public sealed partial class DeletionWorker(
             }
 
             await transaction!.CommitAsync(cancellationToken);
+            RunledgerTelemetry.CascadeRowsRemoved.Add(uncommitted, new KeyValuePair<string, object?>("kind", job.Kind));
             await transaction.DisposeAsync();
             transaction = null;
             turn!.Dispose();

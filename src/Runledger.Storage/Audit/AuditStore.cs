@@ -31,7 +31,20 @@ public sealed class AuditRow
     public string Hash { get; init; } = "";
 }
 
-public sealed record AuditQuery(string? TargetKind = null, string? TargetId = null, string? JobId = null, long AfterSeq = 0, int Limit = 100);
+/// <summary>Filters of the audit log, oldest first; <paramref name="AfterSeq"/> is the cursor. <paramref name="From"/>/<paramref name="To"/> are unix ms, <paramref name="To"/> exclusive.</summary>
+public sealed record AuditQuery(
+    string? TargetKind = null,
+    string? TargetId = null,
+    string? JobId = null,
+    long AfterSeq = 0,
+    int Limit = 100,
+    string? Action = null,
+    string? Actor = null,
+    long? From = null,
+    long? To = null);
+
+/// <summary>The outcome of checking the whole chain: the first entry that does not fit, if any.</summary>
+public sealed record AuditVerification(bool Ok, long Entries, long? FirstBadSeq, string Detail);
 
 public interface IAuditStore
 {
@@ -39,10 +52,17 @@ public interface IAuditStore
     Task AppendAsync(DbConnection connection, DbTransaction transaction, AuditRow entry, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<AuditRow>> ListAsync(AuditQuery query, CancellationToken cancellationToken);
+
+    /// <summary>Every matching entry in order, read page by page so an export of any size holds one page in memory.</summary>
+    IAsyncEnumerable<AuditRow> ReadAllAsync(AuditQuery query, CancellationToken cancellationToken);
+
+    /// <summary>Recomputes every hash from the first entry on and checks each links to the one before.</summary>
+    Task<AuditVerification> VerifyAsync(CancellationToken cancellationToken);
 }
 
 public sealed class AuditStore(IDatabase database) : IAuditStore
 {
+    private const int PageSize = 1000;
     private const string Columns = "seq, id, at, actor, action, target_kind, target_id, scope, job_id, counts, detail, prev_hash, hash";
 
     public async Task AppendAsync(DbConnection connection, DbTransaction transaction, AuditRow entry, CancellationToken cancellationToken)
@@ -78,11 +98,65 @@ public sealed class AuditStore(IDatabase database) : IAuditStore
             SELECT {Columns} FROM audit_log
             WHERE seq > @AfterSeq AND (@TargetKind IS NULL OR target_kind = @TargetKind)
               AND (@TargetId IS NULL OR target_id = @TargetId) AND (@JobId IS NULL OR job_id = @JobId)
+              AND (@Action IS NULL OR action = @Action) AND (@Actor IS NULL OR actor = @Actor)
+              AND (@From IS NULL OR at >= @From) AND (@To IS NULL OR at < @To)
             ORDER BY seq
             LIMIT @Limit
             """,
             query, cancellationToken: cancellationToken));
         return rows.AsList();
+    }
+
+    public async IAsyncEnumerable<AuditRow> ReadAllAsync(AuditQuery query, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var page = query with { Limit = PageSize };
+        while (true)
+        {
+            var rows = await ListAsync(page, cancellationToken);
+            foreach (var row in rows)
+            {
+                yield return row;
+            }
+
+            if (rows.Count < PageSize)
+            {
+                yield break;
+            }
+
+            page = page with { AfterSeq = rows[^1].Seq };
+        }
+    }
+
+    public async Task<AuditVerification> VerifyAsync(CancellationToken cancellationToken)
+    {
+        var previous = "";
+        var count = 0L;
+        (long Seq, string Detail)? bad = null;
+        await foreach (var row in ReadAllAsync(new AuditQuery(), cancellationToken))
+        {
+            count++;
+            if (bad is not null)
+            {
+                continue;
+            }
+
+            if (row.PrevHash != previous)
+            {
+                bad = (row.Seq, $"Entry {row.Seq} names {Short(row.PrevHash)} as the previous hash, but the entry before it hashes to {Short(previous)}: an entry before it was changed, removed or inserted.");
+            }
+            else if (row.Hash != ComputeHash(previous, row))
+            {
+                bad = (row.Seq, $"Entry {row.Seq} ({row.Action} {row.TargetKind} {row.TargetId}) does not match its stored hash: its fields were changed after it was written.");
+            }
+
+            previous = row.Hash;
+        }
+
+        return bad is { } found
+            ? new AuditVerification(false, count, found.Seq, found.Detail)
+            : new AuditVerification(true, count, null, count == 0 ? "The audit log is empty." : $"All {count} entries link up; the last hash is {previous}.");
+
+        static string Short(string hash) => hash.Length == 0 ? "nothing (the first entry)" : $"'{hash[..Math.Min(12, hash.Length)]}…'";
     }
 
     /// <summary>SHA-256 over the previous hash and every field of the entry, so any edit breaks the chain.</summary>

@@ -56,6 +56,17 @@ public interface ICredentialStore
 
     /// <summary>Returns the stored JWT signing key, creating it from <paramref name="create"/> on first use.</summary>
     Task<string> GetOrCreateSigningKeyAsync(Func<string> create, long now, CancellationToken cancellationToken);
+
+    /// <summary>Inserts a new credential inside the caller's transaction (so its audit entry commits with it).</summary>
+    Task InsertAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CredentialRow row, CancellationToken cancellationToken);
+
+    /// <summary>Marks the credential revoked; every lookup ignores it from then on. False when it is unknown or already revoked.</summary>
+    Task<bool> RevokeAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, string id, long now, CancellationToken cancellationToken);
+
+    Task<CredentialRow?> GetAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Every credential, oldest first, revoked ones included (hashes are for the caller to leave out).</summary>
+    Task<IReadOnlyList<CredentialRow>> ListAsync(string? kind, bool includeRevoked, CancellationToken cancellationToken);
 }
 
 public sealed class CredentialStore(IDatabase database) : ICredentialStore
@@ -113,5 +124,31 @@ public sealed class CredentialStore(IDatabase database) : ICredentialStore
             new { key, now }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return key;
+    }
+
+    public Task InsertAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CredentialRow row, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition(
+            $"INSERT INTO credentials ({Columns}) VALUES (@Id, @Kind, @Name, @LookupHash, @ClientId, @SecretHash, @Scopes, @OrgId, @CreatedAt, @RevokedAt)",
+            row, transaction, cancellationToken: cancellationToken));
+
+    public async Task<bool> RevokeAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, string id, long now, CancellationToken cancellationToken) =>
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE credentials SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL",
+            new { id, now }, transaction, cancellationToken: cancellationToken)) == 1;
+
+    public async Task<CredentialRow?> GetAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<CredentialRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM credentials WHERE id = @id", new { id }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<IReadOnlyList<CredentialRow>> ListAsync(string? kind, bool includeRevoked, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<CredentialRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM credentials WHERE (@kind IS NULL OR kind = @kind) AND (@includeRevoked OR revoked_at IS NULL) ORDER BY created_at, id",
+            new { kind, includeRevoked }, cancellationToken: cancellationToken));
+        return rows.AsList();
     }
 }

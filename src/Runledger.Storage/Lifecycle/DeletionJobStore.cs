@@ -9,6 +9,9 @@ public static class JobStates
     public const string Running = "running";
     public const string Done = "done";
     public const string Failed = "failed";
+
+    /// <summary>Undone within grace: the target is back, the job will never run.</summary>
+    public const string Restored = "restored";
 }
 
 public sealed class DeletionJobRow
@@ -38,16 +41,33 @@ public sealed class DeletionJobRow
     public required string Progress { get; init; }
 
     public string? Error { get; init; }
+
+    /// <summary>The worker leaves the job alone before this time (requested_at + the kind's grace); restorable until then.</summary>
+    public long PurgeAfter { get; init; }
+
+    /// <summary>For age-based jobs (retention): rows older than this (Unix ms) are the children; <c>@Cutoff</c> in the SQL.</summary>
+    public long? Cutoff { get; init; }
 }
 
-public sealed record JobQuery(string? State = null, string? Kind = null, string? Scope = null, int Limit = 100);
+/// <summary>Filters of the jobs list; newest first. <paramref name="Before"/> is the keyset cursor (the last job of the previous page).</summary>
+public sealed record JobQuery(
+    string? State = null,
+    string? Kind = null,
+    string? Scope = null,
+    int Limit = 100,
+    string? TargetId = null,
+    long? From = null,
+    long? To = null,
+    JobCursor? Before = null);
+
+public sealed record JobCursor(long RequestedAt, string Id);
 
 public interface IDeletionJobStore
 {
     Task InsertAsync(DbConnection connection, DbTransaction transaction, DeletionJobRow job, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Claims the oldest job that is queued, or running with an expired lease (its node died), and
+    /// Claims the first due job (its grace has ended) that is queued, or running with an expired lease (its node died), and
     /// leases it to <paramref name="nodeId"/>. Several nodes may call this at once: each job goes to one.
     /// </summary>
     Task<DeletionJobRow?> ClaimNextAsync(string nodeId, long now, long leaseUntil, CancellationToken cancellationToken);
@@ -60,22 +80,42 @@ public interface IDeletionJobStore
 
     Task<bool> CompleteAsync(DbConnection connection, DbTransaction transaction, string jobId, string nodeId, long now, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Releases the lease without counting the attempt: the job waits (a legal hold was set after it
+    /// was scheduled) and is looked at again at <paramref name="nextAttemptAt"/>; <paramref name="reason"/> shows why.
+    /// </summary>
+    Task PostponeAsync(string jobId, string nodeId, string reason, long nextAttemptAt, CancellationToken cancellationToken);
+
     /// <summary>Releases the lease after an error; the job is retried at <paramref name="nextAttemptAt"/>, or failed for good when it is null.</summary>
     Task FailAsync(string jobId, string nodeId, string errorMessage, long now, long? nextAttemptAt, CancellationToken cancellationToken);
 
     Task<DeletionJobRow?> GetAsync(string jobId, CancellationToken cancellationToken);
 
+    Task<DeletionJobRow?> GetAsync(DbConnection connection, DbTransaction transaction, string jobId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Marks a job restored if it is still queued, never started and within grace at <paramref name="now"/>;
+    /// false otherwise (a worker claimed it first, or grace ended).
+    /// </summary>
+    Task<bool> MarkRestoredAsync(DbConnection connection, DbTransaction transaction, string jobId, long now, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<DeletionJobRow>> ListAsync(JobQuery query, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Puts a failed job back in the queue with a fresh set of attempts, inside the caller's
+    /// transaction (so the audit entry commits with it). False when the job is not failed.
+    /// </summary>
+    Task<bool> RetryAsync(DbConnection connection, DbTransaction transaction, string jobId, CancellationToken cancellationToken);
 }
 
 public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
 {
     private const string Columns =
-        "id, kind, target_id, scope, state, requested_by, requested_at, started_at, finished_at, lease_owner, lease_until, attempts, next_attempt_at, rows_removed, progress, error";
+        "id, kind, target_id, scope, state, requested_by, requested_at, started_at, finished_at, lease_owner, lease_until, attempts, next_attempt_at, rows_removed, progress, error, purge_after, cutoff";
 
     public Task InsertAsync(DbConnection connection, DbTransaction transaction, DeletionJobRow job, CancellationToken cancellationToken) =>
         connection.ExecuteAsync(new CommandDefinition(
-            $"INSERT INTO deletion_jobs ({Columns}) VALUES (@Id, @Kind, @TargetId, @Scope, @State, @RequestedBy, @RequestedAt, @StartedAt, @FinishedAt, @LeaseOwner, @LeaseUntil, @Attempts, @NextAttemptAt, @RowsRemoved, @Progress, @Error)",
+            $"INSERT INTO deletion_jobs ({Columns}) VALUES (@Id, @Kind, @TargetId, @Scope, @State, @RequestedBy, @RequestedAt, @StartedAt, @FinishedAt, @LeaseOwner, @LeaseUntil, @Attempts, @NextAttemptAt, @RowsRemoved, @Progress, @Error, @PurgeAfter, @Cutoff)",
             job, transaction, cancellationToken: cancellationToken));
 
     public async Task<DeletionJobRow?> ClaimNextAsync(string nodeId, long now, long leaseUntil, CancellationToken cancellationToken)
@@ -89,7 +129,8 @@ public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
             WHERE state IN ('queued', 'running')
               AND (lease_until IS NULL OR lease_until < @now)
               AND (next_attempt_at IS NULL OR next_attempt_at <= @now)
-            ORDER BY requested_at, id
+              AND purge_after <= @now
+            ORDER BY purge_after, requested_at, id
             LIMIT 1{database.Dialect.SkipLockedClause}
             """,
             new { now }, transaction, cancellationToken: cancellationToken));
@@ -130,6 +171,19 @@ public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
             """,
             new { jobId, nodeId, now }, transaction, cancellationToken: cancellationToken)) == 1;
 
+    public async Task PostponeAsync(string jobId, string nodeId, string reason, long nextAttemptAt, CancellationToken cancellationToken)
+    {
+        using var turn = await database.EnterWriteQueueAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE deletion_jobs
+            SET lease_owner = NULL, lease_until = NULL, next_attempt_at = @nextAttemptAt, error = @reason, attempts = attempts - 1
+            WHERE id = @jobId AND lease_owner = @nodeId
+            """,
+            new { jobId, nodeId, reason, nextAttemptAt }, cancellationToken: cancellationToken));
+    }
+
     public async Task FailAsync(string jobId, string nodeId, string errorMessage, long now, long? nextAttemptAt, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
@@ -151,6 +205,18 @@ public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
             $"SELECT {Columns} FROM deletion_jobs WHERE id = @jobId", new { jobId }, cancellationToken: cancellationToken));
     }
 
+    public Task<DeletionJobRow?> GetAsync(DbConnection connection, DbTransaction transaction, string jobId, CancellationToken cancellationToken) =>
+        connection.QuerySingleOrDefaultAsync<DeletionJobRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM deletion_jobs WHERE id = @jobId", new { jobId }, transaction, cancellationToken: cancellationToken));
+
+    public async Task<bool> MarkRestoredAsync(DbConnection connection, DbTransaction transaction, string jobId, long now, CancellationToken cancellationToken) =>
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE deletion_jobs SET state = 'restored', finished_at = @now
+            WHERE id = @jobId AND state = 'queued' AND started_at IS NULL AND purge_after > @now
+            """,
+            new { jobId, now }, transaction, cancellationToken: cancellationToken)) == 1;
+
     public async Task<IReadOnlyList<DeletionJobRow>> ListAsync(JobQuery query, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
@@ -158,10 +224,34 @@ public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
             $"""
             SELECT {Columns} FROM deletion_jobs
             WHERE (@State IS NULL OR state = @State) AND (@Kind IS NULL OR kind = @Kind) AND (@Scope IS NULL OR scope = @Scope)
-            ORDER BY requested_at DESC, id
+              AND (@TargetId IS NULL OR target_id = @TargetId)
+              AND (@From IS NULL OR requested_at >= @From) AND (@To IS NULL OR requested_at < @To)
+              AND (@BeforeAt IS NULL OR requested_at < @BeforeAt OR (requested_at = @BeforeAt AND id < @BeforeId))
+            ORDER BY requested_at DESC, id DESC
             LIMIT @Limit
             """,
-            query, cancellationToken: cancellationToken));
+            new
+            {
+                query.State,
+                query.Kind,
+                query.Scope,
+                query.TargetId,
+                query.From,
+                query.To,
+                BeforeAt = query.Before?.RequestedAt,
+                BeforeId = query.Before?.Id,
+                query.Limit,
+            },
+            cancellationToken: cancellationToken));
         return rows.AsList();
     }
+
+    public async Task<bool> RetryAsync(DbConnection connection, DbTransaction transaction, string jobId, CancellationToken cancellationToken) =>
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE deletion_jobs
+            SET state = 'queued', attempts = 0, next_attempt_at = NULL, finished_at = NULL, lease_owner = NULL, lease_until = NULL
+            WHERE id = @jobId AND state = 'failed'
+            """,
+            new { jobId }, transaction, cancellationToken: cancellationToken)) == 1;
 }

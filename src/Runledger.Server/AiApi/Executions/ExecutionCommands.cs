@@ -40,9 +40,12 @@ public sealed class ExecutionCommands(IExecutionStore store, DeletionScheduler s
         var outcomes = new CommandOutcome[ids.Count];
         for (var i = 0; i < ids.Count; i++)
         {
-            outcomes[i] = results[i] is ScheduleResult.Scheduled scheduled
-                ? new CommandOutcome(null, scheduled.JobId)
-                : await RefusalAsync(resourceGroup, ids[i], cancellationToken);
+            outcomes[i] = results[i] switch
+            {
+                ScheduleResult.Scheduled scheduled => new CommandOutcome(null, scheduled.JobId),
+                ScheduleResult.Held held => new CommandOutcome(LegalHold(held, ExecutionCascade.Kind, ids[i])),
+                _ => await RefusalAsync(resourceGroup, ids[i], cancellationToken),
+            };
         }
 
         return outcomes;
@@ -63,6 +66,10 @@ public sealed class ExecutionCommands(IExecutionStore store, DeletionScheduler s
         return new CommandOutcome(new ApiError(StatusCodes.Status412PreconditionFailed, "ExecutionNotDeletable", message));
     }
 
+    /// <summary>A delete refused by a legal hold: the AI API answers 412 with a message naming the hold.</summary>
+    public static ApiError LegalHold(ScheduleResult.Held held, string kind, string id) =>
+        new(StatusCodes.Status412PreconditionFailed, "LegalHold", held.Detail(kind, id));
+
     public static ApiError NotFound(string resourceGroup, string id) =>
         ApiError.NotFound("ExecutionNotFound", $"Execution '{id}' does not exist in resource group '{resourceGroup}'.");
 }
@@ -74,14 +81,24 @@ public sealed class ExecutionCascade : ICascadeRegistration
 
     public void Register(CascadeRegistry registry)
     {
+        // The mark leaves target_status alone (readers show DELETED while deleting_job_id is set),
+        // so a restore within grace brings the execution back exactly as it was.
         registry.AddKind(new CascadeKind(
             Kind,
             MarkSql: """
-                UPDATE executions SET deleting_job_id = @JobId, target_status = 'DELETED'
+                UPDATE executions SET deleting_job_id = @JobId
                 WHERE id = @TargetId AND resource_group = @Scope AND deleting_job_id IS NULL
                   AND status IN ('COMPLETED', 'DEAD', 'STOPPED', 'UNKNOWN')
                 """,
-            FinishSql: "DELETE FROM executions WHERE id = @TargetId AND deleting_job_id = @JobId"));
+            FinishSql: "DELETE FROM executions WHERE id = @TargetId AND deleting_job_id = @JobId")
+        {
+            RestoreSql = "UPDATE executions SET deleting_job_id = NULL WHERE id = @TargetId AND resource_group = @Scope AND deleting_job_id = @JobId",
+            AncestorsSql = "SELECT 'resource_group' AS kind, @Scope AS id",
+            ExistsSql = "SELECT COUNT(*) FROM executions WHERE id = @TargetId AND resource_group = @Scope AND deleting_job_id IS NULL",
+
+            // A single training run may be held too; its group then cannot be deleted either.
+            Holdable = true,
+        });
         registry.AddChild(new CascadeChild(Kind, "execution_logs", "execution_logs", "execution_id = @TargetId", Order: 10));
     }
 }

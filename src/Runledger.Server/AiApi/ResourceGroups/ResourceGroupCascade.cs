@@ -15,7 +15,13 @@ public sealed class ResourceGroupCascade : ICascadeRegistration
         registry.AddKind(new CascadeKind(
             Kind,
             MarkSql: "UPDATE resource_groups SET deleting_job_id = @JobId WHERE id = @TargetId AND deleting_job_id IS NULL",
-            FinishSql: "DELETE FROM resource_groups WHERE id = @TargetId AND deleting_job_id = @JobId"));
+            FinishSql: "DELETE FROM resource_groups WHERE id = @TargetId AND deleting_job_id = @JobId")
+        {
+            // The marked row keeps the id, so the name stays reserved during grace and no reuse can collide.
+            RestoreSql = "UPDATE resource_groups SET deleting_job_id = NULL WHERE id = @TargetId AND deleting_job_id = @JobId",
+            ExistsSql = "SELECT COUNT(*) FROM resource_groups WHERE id = @TargetId AND deleting_job_id IS NULL",
+            Holdable = true,
+        });
         const string owned = "resource_group = @TargetId";
         registry.AddChild(new CascadeChild(Kind, "execution_logs", "execution_logs", owned, Order: 10));
         registry.AddChild(new CascadeChild(Kind, "executions", "executions", owned, Order: 20));

@@ -190,6 +190,11 @@ public static partial class ResourceGroupEndpoints
         }
 
         var result = await scheduler.ScheduleAsync(ResourceGroupCascade.Kind, resourceGroupId, resourceGroupId, context.User.Actor(), context.RequestAborted);
+        if (result is ScheduleResult.Held held)
+        {
+            return Executions.ExecutionCommands.LegalHold(held, ResourceGroupCascade.Kind, resourceGroupId).ToResult();
+        }
+
         if (result is not ScheduleResult.Scheduled scheduled)
         {
             return NotFound(resourceGroupId).ToResult();

@@ -1,0 +1,64 @@
+using Dapper;
+
+namespace Runledger.Storage.Lifecycle;
+
+public sealed class RetentionPolicyRow
+{
+    public required string ScopeKind { get; init; }
+    public required string ScopeId { get; init; }
+    public required string Policy { get; init; }
+    public long Days { get; init; }
+    public required string UpdatedBy { get; init; }
+    public long UpdatedAt { get; init; }
+}
+
+public interface IRetentionPolicyStore
+{
+    /// <summary>Sets or replaces a policy; true when it is new.</summary>
+    Task<bool> PutAsync(RetentionPolicyRow row, CancellationToken cancellationToken);
+
+    Task<bool> DeleteAsync(string scopeKind, string scopeId, string policy, CancellationToken cancellationToken);
+
+    /// <summary>All policies, or those of one scope.</summary>
+    Task<IReadOnlyList<RetentionPolicyRow>> ListAsync(string? scopeKind, string? scopeId, CancellationToken cancellationToken);
+}
+
+public sealed class RetentionPolicyStore(IDatabase database) : IRetentionPolicyStore
+{
+    private const string Columns = "scope_kind, scope_id, policy, days, updated_by, updated_at";
+
+    public async Task<bool> PutAsync(RetentionPolicyRow row, CancellationToken cancellationToken)
+    {
+        using var turn = await database.EnterWriteQueueAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var removed = await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM retention_policies WHERE scope_kind = @ScopeKind AND scope_id = @ScopeId AND policy = @Policy", row, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(
+            $"INSERT INTO retention_policies ({Columns}) VALUES (@ScopeKind, @ScopeId, @Policy, @Days, @UpdatedBy, @UpdatedAt)", row, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return removed == 0;
+    }
+
+    public async Task<bool> DeleteAsync(string scopeKind, string scopeId, string policy, CancellationToken cancellationToken)
+    {
+        using var turn = await database.EnterWriteQueueAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM retention_policies WHERE scope_kind = @scopeKind AND scope_id = @scopeId AND policy = @policy",
+            new { scopeKind, scopeId, policy }, cancellationToken: cancellationToken)) > 0;
+    }
+
+    public async Task<IReadOnlyList<RetentionPolicyRow>> ListAsync(string? scopeKind, string? scopeId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<RetentionPolicyRow>(new CommandDefinition(
+            $"""
+            SELECT {Columns} FROM retention_policies
+            WHERE (@scopeKind IS NULL OR scope_kind = @scopeKind) AND (@scopeId IS NULL OR scope_id = @scopeId)
+            ORDER BY scope_kind, scope_id, policy
+            """,
+            new { scopeKind, scopeId }, cancellationToken: cancellationToken));
+        return rows.AsList();
+    }
+}

@@ -1,0 +1,177 @@
+using System.Globalization;
+using System.Net;
+using Dapper;
+using Runledger.Api.Tests.Support;
+using Runledger.Storage.Postgres;
+
+namespace Runledger.Api.Tests;
+
+/// <summary>
+/// Several nodes, one PostgreSQL: two server processes share the work. Queued executions and
+/// deletion jobs each go to exactly one node; a node killed in the middle of a large cascade
+/// leaves its job to the other, which finishes it after the lease expires with exact counts.
+/// </summary>
+public sealed class MultiNodeTestsOnPostgres
+{
+    private const int Points = 200_000;
+    private const int Attributes = 10;
+
+    [Fact]
+    public async Task TwoNodes_WorkClaimedOnce_KilledNodesCascadeFinishedByTheOther()
+    {
+        var postgres = await Postgres.CreateDatabaseAsync();
+        var settings = TestCredentials.Settings();
+        settings["Storage:Provider"] = "postgres";
+        settings["Storage:Postgres"] = postgres;
+        settings["Lifecycle:BatchSize"] = "1000";
+        settings["Lifecycle:LeaseSeconds"] = "3";
+        settings["Lifecycle:PollSeconds"] = "0.2";
+        settings["Runner:TemplatesDir"] = Templates.CreateDirectory();
+        settings["Runner:PollSeconds"] = "0.1";
+        var nodes = new List<ServerProcess>();
+        await using var database = PostgresDatabase.Create(postgres);
+        try
+        {
+            // Both start at once: the migration lock lets one migrate while the other waits.
+            nodes.Add(ServerProcess.Start(settings));
+            nodes.Add(ServerProcess.Start(settings));
+            await Task.WhenAll(nodes.Select(n => n.WaitReadyAsync(120)));
+            using var a = GroupClient(nodes[0]);
+            using var b = GroupClient(nodes[1]);
+
+            // Queued executions: submitted to either node, each run by exactly one.
+            var configuration = await a.CreateConfigurationAsync(Templates.Quick);
+            var executions = new List<string>();
+            for (var i = 0; i < 8; i++)
+            {
+                executions.Add(await (i % 2 == 0 ? a : b).StartExecutionAsync(configuration));
+            }
+
+            foreach (var id in executions)
+            {
+                await a.WaitForStatusAsync(id, "COMPLETED", 120);
+                Assert.Equal(["hello world", "oops"], (await b.LogMessagesAsync(id)).Order(StringComparer.Ordinal));
+            }
+
+            // Deletion jobs: scheduled through both nodes, each worked once (one attempt, one finish).
+            var jobs = new List<string>();
+            for (var i = 0; i < 12; i++)
+            {
+                var admin = i % 2 == 0 ? a : b;
+                var name = $"multi-{i}";
+                await (await admin.PostAsync("/v2/admin/resourceGroups", Http.Json($$"""{"resourceGroupId":"{{name}}"}"""))).ExpectAsync(HttpStatusCode.Accepted);
+                var deleted = await admin.DeleteAsync($"/v2/admin/resourceGroups/{name}");
+                await deleted.ExpectAsync(HttpStatusCode.Accepted);
+                jobs.Add(deleted.JobId());
+            }
+
+            foreach (var jobId in jobs)
+            {
+                var done = await Jobs.WaitForJobAsync(a, jobId, timeoutSeconds: 120);
+                Assert.Equal(1, (long)done["attempts"]!);
+                Assert.Equal(1, (long)done["rowsRemoved"]!);
+            }
+
+            await using (var connection = await database.OpenAsync(CancellationToken.None))
+            {
+                var finishes = (await connection.QueryAsync<(string JobId, long Count)>(
+                    "SELECT job_id, COUNT(*) FROM audit_log WHERE action = 'deletion.finished' AND job_id = ANY(@jobs) GROUP BY job_id",
+                    new { jobs = jobs.ToArray() })).ToList();
+                Assert.Equal(jobs.Order(StringComparer.Ordinal), finishes.Select(f => f.JobId).Order(StringComparer.Ordinal));
+                Assert.All(finishes, f => Assert.Equal(1, f.Count));
+            }
+
+            // A large cascade: one metric resource with 200,000 points, seeded directly.
+            var execution = executions[0];
+            await SeedMetricsAsync(database, "mr-multi", execution);
+            var response = await a.DeleteAsync($"/v2/lm/metrics?executionId={execution}");
+            await response.ExpectAsync(HttpStatusCode.OK);
+            var bigJob = response.JobId();
+
+            // Whichever node claimed it is killed as soon as the cascade is visibly under way.
+            string owner;
+            using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            {
+                while (true)
+                {
+                    var job = await (await a.GetAsync($"/runledger/v1/deletions/{bigJob}", timeout.Token)).ExpectAsync(HttpStatusCode.OK);
+                    Assert.NotEqual("done", (string?)job["state"]);
+                    if ((long)job["rowsRemoved"]! > 0 && (string?)job["leaseOwner"] is { } leaseOwner)
+                    {
+                        owner = leaseOwner;
+                        break;
+                    }
+                }
+            }
+
+            var victim = nodes.Single(n => owner.Split('/')[1] == n.Id.ToString(CultureInfo.InvariantCulture));
+            var survivor = nodes.Single(n => n != victim);
+            await victim.KillAsync();
+
+            var seeded = Points + Attributes;
+            var afterKill = await database.OpenAsync(CancellationToken.None);
+            long left;
+            long removedAtKill;
+            await using (afterKill)
+            {
+                left = await afterKill.ExecuteScalarAsync<long>(
+                    "SELECT (SELECT COUNT(*) FROM metric_points WHERE resource_id = 'mr-multi') + (SELECT COUNT(*) FROM metric_attributes WHERE resource_id = 'mr-multi')");
+                removedAtKill = await afterKill.ExecuteScalarAsync<long>("SELECT rows_removed FROM deletion_jobs WHERE id = @bigJob", new { bigJob });
+                Assert.Equal(owner, await afterKill.ExecuteScalarAsync<string>("SELECT lease_owner FROM deletion_jobs WHERE id = @bigJob", new { bigJob }));
+            }
+
+            Assert.InRange(left, 1, seeded - 1);
+            Assert.Equal(seeded - left, removedAtKill);
+
+            using var survivorClient = GroupClient(survivor);
+            var finished = await Jobs.WaitForJobAsync(survivorClient, bigJob, timeoutSeconds: 120);
+            Assert.Equal(seeded + 1, (long)finished["rowsRemoved"]!);
+            Http.AssertJson($$"""{"metric_points":{{Points}},"metric_attributes":{{Attributes}},"metrics":1}""", finished["removed"]!);
+            Assert.Equal(2, (long)finished["attempts"]!);
+            Assert.Null(finished["leaseOwner"]);
+            Assert.Null(finished["rowsLeft"]);
+
+            await using (var connection = await database.OpenAsync(CancellationToken.None))
+            {
+                Assert.Equal(0, await connection.ExecuteScalarAsync<long>(
+                    "SELECT (SELECT COUNT(*) FROM metric_points WHERE resource_id = 'mr-multi') + (SELECT COUNT(*) FROM metric_attributes WHERE resource_id = 'mr-multi') + (SELECT COUNT(*) FROM metric_resources WHERE id = 'mr-multi')"));
+                Assert.Equal(1, await connection.ExecuteScalarAsync<long>(
+                    "SELECT COUNT(*) FROM audit_log WHERE action = 'deletion.finished' AND job_id = @bigJob", new { bigJob }));
+            }
+
+            var verify = await (await survivorClient.GetAsync("/runledger/v1/audit/verify")).ExpectAsync(HttpStatusCode.OK);
+            Assert.True((bool)verify["ok"]!, verify.ToJsonString());
+            Http.AssertJson("""{"count":0,"resources":[]}""", await (await survivorClient.GetAsync($"/v2/lm/metrics?executionIds={execution}")).ExpectAsync(HttpStatusCode.OK));
+        }
+        finally
+        {
+            foreach (var node in nodes)
+            {
+                await node.DisposeAsync();
+            }
+
+            await Postgres.DropDatabaseAsync(postgres);
+        }
+    }
+
+    private static HttpClient GroupClient(ServerProcess node)
+    {
+        var client = node.NewClient();
+        client.DefaultRequestHeaders.Add("AI-Resource-Group", "default");
+        return client;
+    }
+
+    private static async Task SeedMetricsAsync(PostgresDatabase database, string resourceId, string executionId)
+    {
+        await using var connection = await database.OpenAsync(CancellationToken.None);
+        await connection.ExecuteAsync(
+            "INSERT INTO metric_resources (id, resource_group, execution_id, created_at, modified_at, next_seq) VALUES (@resourceId, 'default', @executionId, 1, 1, @points)",
+            new { resourceId, executionId, points = (long)Points });
+        await connection.ExecuteAsync(
+            "INSERT INTO metric_points (resource_id, ts, step, seq, name, value) SELECT @resourceId, i, i, i, 'loss', i * 0.5 FROM generate_series(1, @points) AS i",
+            new { resourceId, points = Points });
+        await connection.ExecuteAsync(
+            "INSERT INTO metric_attributes (resource_id, kind, name, value) SELECT @resourceId, 'tag', 'tag-' || i, 'v' FROM generate_series(1, @attributes) AS i",
+            new { resourceId, attributes = Attributes });
+    }
+}
