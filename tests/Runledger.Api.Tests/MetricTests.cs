@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Dapper;
 using Runledger.Api.Tests.Support;
 using Runledger.Storage;
+using Runledger.Storage.Metrics;
 
 namespace Runledger.Api.Tests;
 
@@ -155,6 +156,136 @@ public abstract class MetricTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task Patch_MetricsMarkedDeletingWhileTheBatchIsWritten_ThatBatchAloneRefusedAndNothingOfItStored()
+    {
+        using var client = Server.InGroup();
+        var racing = await ExecutionAsync(client);
+        var other = await ExecutionAsync(client);
+        await (await client.PatchAsync("/v2/lm/metrics", Patch($$"""{"executionId":"{{racing}}","metrics":[{"name":"m","value":1},{"name":"m","value":2}]}"""))).ExpectAsync(HttpStatusCode.NoContent);
+        var database = Server.Service<IDatabase>();
+        await using var connection = await database.OpenAsync(CancellationToken.None);
+        var resource = await connection.ExecuteScalarAsync<string>("SELECT id FROM metric_resources WHERE execution_id = @racing", new { racing });
+        const string markSql = "UPDATE metric_resources SET deleting_job_id = 'race-test' WHERE id = @resource";
+        var late = $$"""{"executionId":"{{racing}}","metrics":[{"name":"m","value":3},{"name":"m","value":4},{"name":"m","value":5}],"tags":[{"name":"t","value":"v"}]}""";
+        var unaffected = $$"""{"executionId":"{{other}}","metrics":[{"name":"m","value":6}]}""";
+        HttpResponseMessage lateResponse, otherResponse;
+        if (Server.Provider == Provider.Postgres)
+        {
+            // Interleave exactly as a concurrent DELETE can: the batch finds the metric resource
+            // live, then waits for its row (held here FOR SHARE) while the resource is marked.
+            await using var transaction = await database.BeginWriteAsync(connection, CancellationToken.None);
+            await connection.ExecuteAsync("SELECT id FROM metric_resources WHERE id = @resource FOR SHARE", new { resource }, transaction);
+            var pid = await connection.ExecuteScalarAsync<int>("SELECT pg_backend_pid()", transaction: transaction);
+            var lateTask = client.PatchAsync("/v2/lm/metrics", Patch(late));
+            await WaitUntilBlockedByAsync(pid);
+            var otherTask = client.PatchAsync("/v2/lm/metrics", Patch(unaffected));
+            await connection.ExecuteAsync(markSql, new { resource }, transaction);
+            await transaction.CommitAsync();
+            (lateResponse, otherResponse) = (await lateTask.WaitAsync(TimeSpan.FromSeconds(30)), await otherTask.WaitAsync(TimeSpan.FromSeconds(30)));
+        }
+        else
+        {
+            // One writer at a time: the mark is wholly before the batch, which logs into a new resource.
+            await connection.ExecuteAsync(markSql, new { resource });
+            var responses = await Task.WhenAll(client.PatchAsync("/v2/lm/metrics", Patch(late)), client.PatchAsync("/v2/lm/metrics", Patch(unaffected))).WaitAsync(TimeSpan.FromSeconds(30));
+            (lateResponse, otherResponse) = (responses[0], responses[1]);
+        }
+
+        await otherResponse.ExpectAsync(HttpStatusCode.NoContent);
+        var others = await (await client.GetAsync($"/v2/lm/metrics?executionIds={other}")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal([6.0], others["resources"]![0]!["metrics"]!.AsArray().Select(m => (double)m!["value"]!));
+        Assert.Equal(2, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM metric_points WHERE resource_id = @resource", new { resource }));
+        var after = await (await client.GetAsync($"/v2/lm/metrics?executionIds={racing}")).ExpectAsync(HttpStatusCode.OK);
+        if (Server.Provider == Provider.Postgres)
+        {
+            var refused = await lateResponse.ExpectAsync(HttpStatusCode.NotFound);
+            Assert.Equal($"Execution '{racing}' does not exist in resource group 'default' (or is being deleted); nothing was stored.", (string?)refused["error"]!["message"]);
+            Http.AssertJson("""{"count":0,"resources":[]}""", after);
+            Assert.Equal(3, await RowsAsync(racing)); // the two old points and their (deleting) resource
+        }
+        else
+        {
+            await lateResponse.ExpectAsync(HttpStatusCode.NoContent);
+            Assert.Equal([3.0, 4.0, 5.0], after["resources"]![0]!["metrics"]!.AsArray().Select(m => (double)m!["value"]!));
+        }
+    }
+
+    [Fact]
+    public async Task Patch_OneBatchOfAGroupFailsInTheDatabase_OnlyItFailsAndTheOthersAreStored()
+    {
+        // A trigger makes the store reject one batch's tag, as a database error mid-group would.
+        using var client = Server.InGroup();
+        var ids = new List<string> { await ExecutionAsync(client), await ExecutionAsync(client) };
+        var failing = await ExecutionAsync(client);
+        var database = Server.Service<IDatabase>();
+        await using var connection = await database.OpenAsync(CancellationToken.None);
+        var postgres = Server.Provider == Provider.Postgres;
+        await connection.ExecuteAsync(postgres
+            ? """
+              CREATE FUNCTION metric_test_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.value = 'boom' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$;
+              CREATE TRIGGER metric_test_boom BEFORE INSERT ON metric_attributes FOR EACH ROW EXECUTE FUNCTION metric_test_boom();
+              """
+            : "CREATE TRIGGER metric_test_boom BEFORE INSERT ON metric_attributes WHEN NEW.value = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END");
+        try
+        {
+            string Body(string id, int batch, string tag) =>
+                $$"""{"executionId":"{{id}}","metrics":[{{string.Join(',', Enumerable.Range(0, 100).Select(p => $$"""{"name":"loss","value":{{p}},"step":{{(batch * 100) + p}}}"""))}}],"tags":[{"name":"t","value":"{{tag}}"}]}""";
+            var requests = ids.SelectMany(id => new[] { (Id: id, Body: Body(id, 0, "ok")), (Id: id, Body: Body(id, 1, "ok")) })
+                .Append((Id: failing, Body: Body(failing, 0, "boom")))
+                .ToList();
+            Task<HttpResponseMessage[]> sending;
+            if (postgres)
+            {
+                sending = Task.WhenAll(requests.Select(r => client.PatchAsync("/v2/lm/metrics", Patch(r.Body))));
+            }
+            else
+            {
+                // Holding the write turn until every batch is queued makes them ONE group.
+                var store = (MetricStore)Server.Service<IMetricStore>();
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                using (await database.EnterWriteQueueAsync(timeout.Token))
+                {
+                    sending = Task.WhenAll(requests.Select(r => client.PatchAsync("/v2/lm/metrics", Patch(r.Body))));
+                    while (store.QueuedBatches < requests.Count)
+                    {
+                        await Task.Delay(10, timeout.Token);
+                    }
+                }
+            }
+
+            var responses = await sending.WaitAsync(TimeSpan.FromSeconds(60));
+            for (var i = 0; i < requests.Count; i++)
+            {
+                await responses[i].ExpectAsync(requests[i].Id == failing ? HttpStatusCode.InternalServerError : HttpStatusCode.NoContent);
+            }
+
+            var body = await (await client.GetAsync($"/v2/lm/metrics?executionIds={string.Join(',', ids)}")).ExpectAsync(HttpStatusCode.OK);
+            Assert.Equal(2, (int)body["count"]!);
+            foreach (var resource in body["resources"]!.AsArray())
+            {
+                Assert.Equal(Enumerable.Range(0, 200).Select(s => (long)s), resource!["metrics"]!.AsArray().Select(m => (long)m!["step"]!).Order());
+            }
+
+            Assert.Equal(0, await RowsAsync(failing));
+        }
+        finally
+        {
+            await connection.ExecuteAsync(postgres ? "DROP TRIGGER metric_test_boom ON metric_attributes; DROP FUNCTION metric_test_boom()" : "DROP TRIGGER metric_test_boom");
+        }
+    }
+
+    /// <summary>PostgreSQL: until some backend waits for a lock held by <paramref name="pid"/>.</summary>
+    private async Task WaitUntilBlockedByAsync(int pid)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await using var probe = await Server.Service<IDatabase>().OpenAsync(timeout.Token);
+        while (await probe.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM pg_stat_activity WHERE @pid = ANY(pg_blocking_pids(pid))", new { pid }, cancellationToken: timeout.Token)) == 0)
+        {
+            await Task.Delay(10, timeout.Token);
+        }
+    }
+
+    [Fact]
     public async Task Find_ByIdsFilterTagFiltersSelectAndPaging()
     {
         using var client = Server.InGroup();
@@ -246,6 +377,43 @@ public abstract class MetricTests(ServerFixture fixture)
         Assert.Equal($"{a},{b}", (string?)body["id"]);
         Assert.Equal(2, response.Headers.GetValues("Runledger-Deletion-Job").Single().Split(',').Length);
         Http.AssertJson("""{"count":0,"resources":[]}""", await (await client.GetAsync($"/v2/lm/metrics?executionIds={a},{b}")).ExpectAsync(HttpStatusCode.OK));
+    }
+
+    [Fact]
+    public async Task Delete_ExecutionIdsWithOneUnderLegalHold_412AndNothingDeleted()
+    {
+        using var client = Server.InGroup();
+        var a = await ExecutionAsync(client);
+        var b = await ExecutionAsync(client);
+        foreach (var id in new[] { a, b })
+        {
+            await (await client.PatchAsync("/v2/lm/metrics", Patch($$"""{"executionId":"{{id}}","metrics":[{"name":"m","value":1},{"name":"m","value":2}]}"""))).ExpectAsync(HttpStatusCode.NoContent);
+        }
+
+        await (await Server.Admin.PutAsync($"/runledger/v1/holds/execution/{b}?scope=default", Http.Json("""{"reason":"case 4712"}"""))).ExpectAsync(HttpStatusCode.Created);
+        try
+        {
+            var refused = await (await client.DeleteAsync($"/v2/lm/metrics?executionIds={a},{b}")).ExpectAsync(HttpStatusCode.PreconditionFailed);
+            Assert.Equal("LegalHold", (string?)refused["error"]!["code"]);
+            Assert.Contains($"the execution '{b}' is under legal hold (reason: case 4712)", (string?)refused["error"]!["message"], StringComparison.Ordinal);
+
+            // Nothing was marked: both are still readable, and no deletion job was written.
+            var both = await (await client.GetAsync($"/v2/lm/metrics?executionIds={a},{b}")).ExpectAsync(HttpStatusCode.OK);
+            Assert.Equal(2, (int)both["count"]!);
+            Assert.All(both["resources"]!.AsArray(), r => Assert.Equal(2, r!["metrics"]!.AsArray().Count));
+            await using var connection = await Server.Service<IDatabase>().OpenAsync(CancellationToken.None);
+            Assert.Equal(0, await connection.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM deletion_jobs WHERE target_id IN (SELECT id FROM metric_resources WHERE execution_id IN (@a, @b))", new { a, b }));
+            Assert.Equal(6, await RowsAsync(a) + await RowsAsync(b));
+        }
+        finally
+        {
+            await (await Server.Admin.DeleteAsync($"/runledger/v1/holds/execution/{b}")).ExpectAsync(HttpStatusCode.NoContent);
+        }
+
+        // Cleared: the same request deletes both.
+        var response = await client.DeleteAsync($"/v2/lm/metrics?executionIds={a},{b}");
+        Assert.Equal($"{a},{b}", (string?)(await response.ExpectAsync(HttpStatusCode.OK))["id"]);
     }
 
     [Fact]

@@ -59,6 +59,10 @@ public sealed class MetricStore(IDatabase database) : IMetricStore
     private const int MaxGroupPoints = 32_000;
 
     private readonly ConcurrentQueue<PendingAppend> _pending = new();
+    private readonly Lock _takeLock = new();
+
+    /// <summary>Batches queued and not yet taken into a group (diagnostics; tests wait on it).</summary>
+    public int QueuedBatches => _pending.Count;
 
     public async Task<bool> AppendAsync(string resourceGroup, string executionId, IReadOnlyList<MetricPointInput> points, IReadOnlyList<MetricAttributeRow> attributes, long now, CancellationToken cancellationToken)
     {
@@ -86,20 +90,9 @@ public sealed class MetricStore(IDatabase database) : IMetricStore
                 break;
             }
 
-            try
-            {
-                // Once a group is taken its batches are written whatever happens to the request
-                // that took it: the other requests are waiting for their answers.
-                var stored = await WriteGroupAsync(group, CancellationToken.None);
-                for (var i = 0; i < group.Count; i++)
-                {
-                    group[i].Done.TrySetResult(stored[i]);
-                }
-            }
-            catch (Exception ex)
-            {
-                group.ForEach(p => p.Done.TrySetException(ex));
-            }
+            // Once a group is taken its batches are written whatever happens to the request that
+            // took it: the other requests are waiting for their answers.
+            await WriteAndAnswerAsync(group);
         }
 
         return await mine.Done.Task;
@@ -109,18 +102,82 @@ public sealed class MetricStore(IDatabase database) : IMetricStore
     {
         var group = new List<PendingAppend>();
         var total = 0;
-        while (_pending.TryPeek(out var next) && (group.Count == 0 || total + next.Points.Count <= MaxGroupPoints) && _pending.TryDequeue(out next))
-        {
-            if (next.Done.Task.IsCompleted)
-            {
-                continue; // its request gave up while it waited
-            }
 
-            group.Add(next);
-            total += next.Points.Count;
+        // Peek and dequeue under one lock: on PostgreSQL several writers take groups at once, and
+        // without it the batch dequeued could be another than the one whose size was checked.
+        lock (_takeLock)
+        {
+            while (_pending.TryPeek(out var next) && (group.Count == 0 || total + next.Points.Count <= MaxGroupPoints))
+            {
+                _pending.TryDequeue(out _);
+                if (next.Done.Task.IsCompleted)
+                {
+                    continue; // its request gave up while it waited
+                }
+
+                group.Add(next);
+                total += next.Points.Count;
+            }
         }
 
         return group;
+    }
+
+    /// <summary>
+    /// Writes a group and answers each of its requests. When a statement of the group fails before
+    /// its commit, nothing of the group was stored: each batch is then written again in a
+    /// transaction of its own, so the failing batch fails alone and the others are still committed
+    /// before they are answered. A failed commit is not retried (whether it took effect is unknown).
+    /// </summary>
+    private async Task WriteAndAnswerAsync(List<PendingAppend> group)
+    {
+        var outcome = await TryWriteGroupAsync(group);
+        if (outcome.Stored is { } stored)
+        {
+            for (var i = 0; i < group.Count; i++)
+            {
+                group[i].Done.TrySetResult(stored[i]);
+            }
+
+            return;
+        }
+
+        if (group.Count == 1 || outcome.Committing)
+        {
+            group.ForEach(p => p.Done.TrySetException(outcome.Error!));
+            return;
+        }
+
+        foreach (var append in group)
+        {
+            var alone = await TryWriteGroupAsync([append]);
+            if (alone.Stored is { } one)
+            {
+                append.Done.TrySetResult(one[0]);
+            }
+            else
+            {
+                append.Done.TrySetException(alone.Error!);
+            }
+        }
+    }
+
+    private async Task<(bool[]? Stored, Exception? Error, bool Committing)> TryWriteGroupAsync(List<PendingAppend> group)
+    {
+        var progress = new GroupProgress();
+        try
+        {
+            return (await WriteGroupAsync(group, progress, CancellationToken.None), null, false);
+        }
+        catch (Exception ex)
+        {
+            return (null, ex, progress.Committing);
+        }
+    }
+
+    private sealed class GroupProgress
+    {
+        public bool Committing { get; set; }
     }
 
     /// <summary>
@@ -128,7 +185,7 @@ public sealed class MetricStore(IDatabase database) : IMetricStore
     /// on PostgreSQL lock rows in the same order and cannot deadlock), batches of one execution in
     /// arrival order. Returns, per batch, whether it was stored.
     /// </summary>
-    private async Task<bool[]> WriteGroupAsync(List<PendingAppend> group, CancellationToken cancellationToken)
+    private async Task<bool[]> WriteGroupAsync(List<PendingAppend> group, GroupProgress progress, CancellationToken cancellationToken)
     {
         using var activity = RunledgerTelemetry.Source.StartActivity("metrics.write_group");
         activity?.SetTag("runledger.batches", group.Count);
@@ -158,19 +215,26 @@ public sealed class MetricStore(IDatabase database) : IMetricStore
                 new { id = NewResourceId(), append.ResourceGroup, append.ExecutionId, append.Now }, transaction, cancellationToken: cancellationToken));
 
             // Reserve a range of sequence numbers for this batch on the live resource (its row lock
-            // orders concurrent batches of one execution).
-            var reserved = await connection.QuerySingleAsync<(string Id, long NextSeq)>(new CommandDefinition(
+            // orders concurrent batches of one execution). On PostgreSQL a concurrent DELETE may have
+            // marked the resource after the insert above found it live: then there is none, and this
+            // batch is refused like one for an execution being deleted (nothing of it was written).
+            var reserved = await connection.QuerySingleOrDefaultAsync<(string? Id, long NextSeq)>(new CommandDefinition(
                 """
                 UPDATE metric_resources SET next_seq = next_seq + @Count, modified_at = @Now
                 WHERE execution_id = @ExecutionId AND deleting_job_id IS NULL
                 RETURNING id, next_seq
                 """,
                 new { append.ExecutionId, append.Now, Count = (long)append.Points.Count }, transaction, cancellationToken: cancellationToken));
+            if (reserved.Id is not { } resourceId)
+            {
+                continue;
+            }
+
             var first = reserved.NextSeq - append.Points.Count;
             for (var p = 0; p < append.Points.Count; p++)
             {
                 var point = append.Points[p];
-                rows.Add(new MetricPointRow(reserved.Id, point.Ts, point.Step, first + p, point.Name, point.Value, point.Labels));
+                rows.Add(new MetricPointRow(resourceId, point.Ts, point.Step, first + p, point.Name, point.Value, point.Labels));
             }
 
             if (append.Attributes.Count > 0)
@@ -180,13 +244,14 @@ public sealed class MetricStore(IDatabase database) : IMetricStore
                     INSERT INTO metric_attributes (resource_id, kind, name, value) VALUES (@ResourceId, @Kind, @Name, @Value)
                     ON CONFLICT (resource_id, kind, name) DO UPDATE SET value = excluded.value
                     """,
-                    append.Attributes.Select(a => a with { ResourceId = reserved.Id }), transaction, cancellationToken: cancellationToken));
+                    append.Attributes.Select(a => a with { ResourceId = resourceId }), transaction, cancellationToken: cancellationToken));
             }
 
             stored[i] = true;
         }
 
         await database.Dialect.InsertMetricPointsAsync(connection, transaction, rows, cancellationToken);
+        progress.Committing = true;
         await transaction.CommitAsync(cancellationToken);
         RunledgerTelemetry.MetricPointsIngested.Add(rows.Count);
         RunledgerTelemetry.MetricIngestGroupSize.Record(group.Count);
