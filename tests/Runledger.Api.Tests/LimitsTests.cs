@@ -30,18 +30,47 @@ public abstract class LimitsTests(ServerFixture fixture)
     [Fact]
     public async Task AiApi_MetricsPatchOverLimit_413AndNothingStored()
     {
+        // A real execution that already holds points, tags and customInfo: the refused batch must
+        // leave every one of them as it was.
+        var database = Server.Service<IDatabase>();
+        await Seed.OwnedRowsAsync(database, "default", 1);
+        const string execution = "default-ex-1";
         var token = await Server.AddCredentialAsync(CredentialKinds.BearerToken, "admin");
         using var client = Server.NewClient(token);
         client.DefaultRequestHeaders.Add("AI-Resource-Group", "default");
+        await (await client.PatchAsync("/v2/lm/metrics", Http.Json(
+            $$"""{"executionId":"{{execution}}","metrics":[{"name":"loss","value":0.5,"step":0},{"name":"loss","value":0.25,"step":1}],"tags":[{"name":"t","value":"before"}],"customInfo":[{"name":"c","value":"before"}]}""",
+            "application/merge-patch+json"))).ExpectAsync(HttpStatusCode.NoContent);
+        var before = await StoredAsync(database, execution);
+        Assert.Equal(2, before.Points.Count);
+
         var points = string.Join(',', Enumerable.Range(0, 100).Select(i => $$"""{"name":"loss","value":{{i}},"step":{{i}}}"""));
-        var response = await client.PatchAsync("/v2/lm/metrics", Http.Json($$"""{"executionId":"0000aaaa0001","metrics":[{{points}}]}""", "application/merge-patch+json"));
+        var response = await client.PatchAsync("/v2/lm/metrics", Http.Json(
+            $$"""{"executionId":"{{execution}}","metrics":[{{points}}],"tags":[{"name":"t","value":"after"}],"customInfo":[{"name":"c","value":"after"}]}""", "application/merge-patch+json"));
         var error = await response.ExpectAsync(HttpStatusCode.RequestEntityTooLarge);
         Http.AssertJson(
             """{"error":{"code":"PayloadTooLarge","message":"The request entity is larger than the limit of 2048 bytes defined by the server (Limits:MaxRequestBodyBytes); send smaller batches.","requestId":"{requestId}","target":"/metrics"}}""",
             error, response.RequestId());
-        await using var connection = await Server.Service<IDatabase>().OpenAsync(CancellationToken.None);
-        Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM metric_points"));
-        Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM metric_resources"));
+        var after = await StoredAsync(database, execution);
+        Assert.Equal(before.Points, after.Points);
+        Assert.Equal(before.Attributes, after.Attributes);
+        Assert.Equal(before.Resources, after.Resources);
+    }
+
+    /// <summary>Everything stored for the execution's metrics, in a fixed order.</summary>
+    private static async Task<(List<string> Points, List<string> Attributes, List<string> Resources)> StoredAsync(IDatabase database, string executionId)
+    {
+        await using var connection = await database.OpenAsync(CancellationToken.None);
+        var points = (await connection.QueryAsync<(long Ts, long Step, long Seq, string Name, double Value)>(
+            "SELECT p.ts, p.step, p.seq, p.name, p.value FROM metric_points p JOIN metric_resources m ON m.id = p.resource_id WHERE m.execution_id = @executionId ORDER BY p.seq",
+            new { executionId })).Select(p => p.ToString()).ToList();
+        var attributes = (await connection.QueryAsync<(string Kind, string Name, string Value)>(
+            "SELECT a.kind, a.name, a.value FROM metric_attributes a JOIN metric_resources m ON m.id = a.resource_id WHERE m.execution_id = @executionId ORDER BY a.kind, a.name",
+            new { executionId })).Select(a => a.ToString()).ToList();
+        var resources = (await connection.QueryAsync<(string Id, long ModifiedAt, long NextSeq)>(
+            "SELECT id, modified_at, next_seq FROM metric_resources WHERE execution_id = @executionId ORDER BY id",
+            new { executionId })).Select(r => r.ToString()).ToList();
+        return (points, attributes, resources);
     }
 
     [Fact]

@@ -14,6 +14,9 @@ public abstract record ScheduleResult
     /// <summary>The target does not exist or is already being deleted.</summary>
     public sealed record NotFound : ScheduleResult;
 
+    /// <summary>Not scheduled because another target of the same all-or-none request was <see cref="Held"/>.</summary>
+    public sealed record NotAttempted : ScheduleResult;
+
     /// <summary>
     /// Refused by a legal hold on the target, on something it contains, or on something that contains
     /// it; nothing was marked and a <c>deletion.refused</c> audit entry was written. Dialects answer
@@ -51,7 +54,19 @@ public sealed class DeletionScheduler(IDatabase database, CascadeRegistry regist
     /// As above, for kinds that reclaim by age: <paramref name="cutoff"/> (Unix ms) is stored on each
     /// job and given to its SQL as <c>@Cutoff</c>.
     /// </summary>
-    public async Task<IReadOnlyList<ScheduleResult>> ScheduleManyAsync(string kind, IReadOnlyList<string> targetIds, string scope, string actor, long? cutoff, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<ScheduleResult>> ScheduleManyAsync(string kind, IReadOnlyList<string> targetIds, string scope, string actor, long? cutoff, CancellationToken cancellationToken) =>
+        ScheduleAsync(kind, targetIds, scope, actor, cutoff, allOrNone: false, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="ScheduleManyAsync(string, IReadOnlyList{string}, string, string, CancellationToken)"/>, but when
+    /// any target is under legal hold none is scheduled: the held ones are Held (with their refusal
+    /// audited), the others NotAttempted, and nothing is marked. For one request naming several targets
+    /// whose refusal must change nothing.
+    /// </summary>
+    public Task<IReadOnlyList<ScheduleResult>> ScheduleAllOrNoneAsync(string kind, IReadOnlyList<string> targetIds, string scope, string actor, CancellationToken cancellationToken) =>
+        ScheduleAsync(kind, targetIds, scope, actor, cutoff: null, allOrNone: true, cancellationToken);
+
+    private async Task<IReadOnlyList<ScheduleResult>> ScheduleAsync(string kind, IReadOnlyList<string> targetIds, string scope, string actor, long? cutoff, bool allOrNone, CancellationToken cancellationToken)
     {
         var cascade = registry.Kind(kind);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -68,9 +83,22 @@ public sealed class DeletionScheduler(IDatabase database, CascadeRegistry regist
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
         var refused = false;
+
+        // All or none: every hold is looked up before anything is marked (in this transaction, so a
+        // hold set meanwhile still wins); one refusal leaves every target as it was.
+        var held = new HoldRef?[targetIds.Count];
+        if (allOrNone)
+        {
+            for (var i = 0; i < targetIds.Count; i++)
+            {
+                held[i] = await holds.FindAsync(connection, transaction, kind, targetIds[i], scope, cancellationToken);
+            }
+        }
+
+        var refuseAll = held.Any(h => h is not null);
         for (var i = 0; i < targetIds.Count; i++)
         {
-            if (await holds.FindAsync(connection, transaction, kind, targetIds[i], scope, cancellationToken) is { } hold)
+            if ((allOrNone ? held[i] : await holds.FindAsync(connection, transaction, kind, targetIds[i], scope, cancellationToken)) is { } hold)
             {
                 await audit.AppendAsync(connection, transaction, new AuditRow
                 {
@@ -86,6 +114,12 @@ public sealed class DeletionScheduler(IDatabase database, CascadeRegistry regist
                 }, cancellationToken);
                 results[i] = new ScheduleResult.Held(hold.Kind, hold.Id, hold.Reason);
                 refused = true;
+                continue;
+            }
+
+            if (refuseAll)
+            {
+                results[i] = new ScheduleResult.NotAttempted();
                 continue;
             }
 

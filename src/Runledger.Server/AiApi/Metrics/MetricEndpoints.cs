@@ -114,21 +114,27 @@ public static partial class MetricEndpoints
             return Bad("executionId is required: DELETE /v2/lm/metrics?executionId=<id> (or executionIds=<id>[,<id>…]).").ToResult();
         }
 
+        // Every resource in ONE scheduling transaction: a legal hold on any of them refuses the
+        // whole request and nothing is deleted.
         var scope = ResourceGroupScope.Of(context);
+        var resources = await metrics.ListLiveAsync(scope.Id, ids, context.RequestAborted);
+        var results = await scheduler.ScheduleAllOrNoneAsync(MetricCascade.Kind, resources.Select(r => r.Id).ToList(), scope.Id, context.User.Actor(), context.RequestAborted);
+        for (var i = 0; i < results.Count; i++)
+        {
+            if (results[i] is ScheduleResult.Held held)
+            {
+                return Executions.ExecutionCommands.LegalHold(held, MetricCascade.Kind, resources[i].Id).ToResult();
+            }
+        }
+
         var deleted = new List<string>();
         var jobs = new List<string>();
-        foreach (var resource in await metrics.ListLiveAsync(scope.Id, ids, context.RequestAborted))
+        for (var i = 0; i < results.Count; i++)
         {
-            var result = await scheduler.ScheduleAsync(MetricCascade.Kind, resource.Id, scope.Id, context.User.Actor(), context.RequestAborted);
-            if (result is ScheduleResult.Scheduled scheduled)
+            if (results[i] is ScheduleResult.Scheduled scheduled)
             {
-                deleted.Add(resource.ExecutionId);
+                deleted.Add(resources[i].ExecutionId);
                 jobs.Add(scheduled.JobId);
-            }
-            else if (result is ScheduleResult.Held held)
-            {
-                // Holds are on the resource group, which all of them share: the first is refused, so all are.
-                return Executions.ExecutionCommands.LegalHold(held, MetricCascade.Kind, resource.Id).ToResult();
             }
         }
 
