@@ -253,19 +253,26 @@ public abstract class RecordTests(ServerFixture fixture)
         var sibling = await Client.AppendAsync(project, sameProjectDataset, 1, "s");
 
         var url = Records(project, dataset) + "/delete";
-        await (await Client.PostAsync(url, Delete("records", "record_ids", ids[0], "rec-unknown", foreign[0], sibling[0]))).ExpectAsync(HttpStatusCode.NoContent);
+        var deleted = await Client.PostAsync(url, Delete("records", "record_ids", ids[0], "rec-unknown", foreign[0], sibling[0]));
+        await deleted.ExpectAsync(HttpStatusCode.NoContent);
+        var job = await Server.WaitForJobAsync(deleted.JobId());
+        Assert.Equal("llm_records", (string?)job["kind"]);
+        Assert.Equal(dataset, (string?)job["targetId"]);
         Assert.Equal(2, await CurrentVersionAsync(project, dataset));
         Assert.Equal(1, await Server.CountAsync("SELECT COUNT(*) FROM llm_records WHERE dataset_id = @otherDataset AND version_to IS NULL", new { otherDataset }));
         Assert.Equal(1, await Server.CountAsync("SELECT COUNT(*) FROM llm_records WHERE dataset_id = @sameProjectDataset AND version_to IS NULL", new { sameProjectDataset }));
 
-        // Again: nothing live among the ids, so no new version.
-        await (await Client.PostAsync(url, Delete("records", "record_ids", ids[0]))).ExpectAsync(HttpStatusCode.NoContent);
+        // Again: nothing live among the ids, so no new version and no job.
+        var again = await Client.PostAsync(url, Delete("records", "record_ids", ids[0]));
+        await again.ExpectAsync(HttpStatusCode.NoContent);
+        Assert.False(again.Headers.Contains("Runledger-Deletion-Job"));
         Assert.Equal(2, await CurrentVersionAsync(project, dataset));
         Assert.Equal(2, (await ListIdsAsync(project, dataset)).Count);
 
         var audit = await (await Server.Admin.GetAsync($"/runledger/v1/audit?targetKind=llm_records&targetId={dataset}")).ExpectAsync(HttpStatusCode.OK);
         var entry = Assert.Single(audit["entries"]!.AsArray())!;
-        Assert.Equal("records.deleted", (string?)entry["action"]);
+        Assert.Equal("deletion.requested", (string?)entry["action"]);
+        Assert.Equal("""{"llm_records":1}""", entry["counts"]!.ToJsonString());
     }
 
     [Fact]
@@ -374,7 +381,8 @@ public abstract class RecordTests(ServerFixture fixture)
         var free = await (await Client.GetAsync(url)).ExpectAsync(HttpStatusCode.OK);
         Assert.Equal("draft_state_data", (string?)free["data"]!["type"]);
         Assert.Equal(dataset, (string?)free["data"]!["id"]);
-        Assert.Null(free["data"]!["attributes"]!["user"]);
+        Assert.Equal("""{"id":""}""", free["data"]!["attributes"]!["user"]!.ToJsonString());
+        Assert.NotNull((string?)free["data"]!["attributes"]!["drafting_since"]);
 
         var locked = await (await Client.PatchAsync(url + "/lock", null)).ExpectAsync(HttpStatusCode.OK);
         var holder = (string)locked["data"]!["attributes"]!["user"]!["id"]!;
@@ -412,9 +420,9 @@ public abstract class RecordTests(ServerFixture fixture)
         var r1 = list["data"]!.AsArray().Single(r => (string)r!["id"]! == "r1")!;
         Assert.Equal("""{"q":1}""", r1["input"]!.ToJsonString());
 
-        // overwrite (default true): the same id replaces the record.
+        // overwrite (default true): the same id replaces the record, which is not a created one.
         var again = await UploadAsync(project, dataset, "id,input\r\nr1,replaced\r\n", "");
-        Assert.Contains("event: completed\ndata: {\"records_created\":1}", again);
+        Assert.Contains("event: completed\ndata: {\"records_created\":0}", again);
         list = await (await Client.GetAsync(Records(project, dataset))).ExpectAsync(HttpStatusCode.OK);
         Assert.Equal(3, list["data"]!.AsArray().Count);
         Assert.Equal("\"replaced\"", list["data"]!.AsArray().Single(r => (string)r!["id"]! == "r1")!["input"]!.ToJsonString());
@@ -422,7 +430,7 @@ public abstract class RecordTests(ServerFixture fixture)
         var bad = await UploadAsync(project, dataset, "question\r\nx\r\n", "");
         Assert.Contains("event: error\ndata: {\"message\":\"The CSV has no 'input' column", bad);
         var unclosed = await UploadAsync(project, dataset, "input\r\n\"never closed\r\n", "");
-        Assert.Contains("event: error\ndata: {\"message\":\"Line 2: a quoted field is not closed before the end of the file. 0 records were written before this.\"}", unclosed);
+        Assert.Contains("event: error\ndata: {\"message\":\"Line 2: a quoted field is not closed before the end of the file. Nothing was written.\"}", unclosed);
         Assert.Equal(2, await CurrentVersionAsync(project, dataset));
     }
 
@@ -474,12 +482,12 @@ public abstract class RecordTests(ServerFixture fixture)
 
 public sealed class RecordServer() : ServerFixture(Provider.Sqlite)
 {
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Datasets:MaxBatchItems"] = "10" };
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Datasets:MaxBatchItems"] = "10", ["Datasets:UploadBatchSize"] = "2" };
 }
 
 public sealed class PostgresRecordServer() : ServerFixture(Provider.Postgres)
 {
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Datasets:MaxBatchItems"] = "10" };
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Datasets:MaxBatchItems"] = "10", ["Datasets:UploadBatchSize"] = "2" };
 }
 
 public sealed class RecordTestsOnSqlite(RecordServer fixture) : RecordTests(fixture), IClassFixture<RecordServer>;

@@ -65,7 +65,8 @@ public interface IDatasetStore
     /// <summary>Creates the dataset with its version 0, or returns the one of that name (Created = false).</summary>
     Task<(DatasetOutcome Outcome, DatasetRow? Dataset, bool Created)> CreateOrGetAsync(DatasetRow dataset, string versionId, CancellationToken cancellationToken);
 
-    Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> UpdateAsync(string orgId, string projectId, string datasetId, DatasetUpdate update, long now, CancellationToken cancellationToken);
+    /// <summary>Changes name, description or metadata; refused (LockedByOther, nothing changed) while another user than <paramref name="userId"/> holds the draft lock.</summary>
+    Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> UpdateAsync(string orgId, string projectId, string datasetId, DatasetUpdate update, string userId, long now, CancellationToken cancellationToken);
 
     /// <summary>A new dataset (version 0) holding the source's live records, under the same record ids.</summary>
     Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> CloneAsync(string orgId, string projectId, string sourceId, DatasetRow clone, string versionId, CancellationToken cancellationToken);
@@ -73,16 +74,21 @@ public interface IDatasetStore
     Task<IReadOnlyList<DatasetVersionRow>> ListVersionsAsync(string datasetId, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Makes the records of <paramref name="version"/> the records of a new current version: live
-    /// rows are closed and those of the old version are added again from the new one.
+    /// Makes the records of <paramref name="version"/> the records of a new current version,
+    /// touching only the rows that differ: live rows that are not in that version are closed, and
+    /// rows of that version that are not live are added again from the new one. Refused
+    /// (LockedByOther, with the dataset) while another user than <paramref name="userId"/> holds the draft lock.
     /// </summary>
-    Task<(DatasetOutcome Outcome, long NewVersion)> RestoreAsync(string orgId, string projectId, string datasetId, long version, string versionId, long now, CancellationToken cancellationToken);
+    Task<(DatasetOutcome Outcome, long NewVersion, DatasetRow? Dataset)> RestoreAsync(string orgId, string projectId, string datasetId, long version, string userId, string versionId, long now, CancellationToken cancellationToken);
 
     /// <summary>Takes the draft lock for <paramref name="holder"/>; held by another → LockedByOther and the current row.</summary>
     Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> LockDraftAsync(string orgId, string projectId, string datasetId, DraftHolder holder, long now, CancellationToken cancellationToken);
 
-    /// <summary>Releases the draft lock; only its holder may (NotLockHolder otherwise). Unlocking an unlocked draft is Done.</summary>
-    Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> UnlockDraftAsync(string orgId, string projectId, string datasetId, string userId, CancellationToken cancellationToken);
+    /// <summary>
+    /// Releases the draft lock; only its holder may (NotLockHolder otherwise). Unlocking an unlocked
+    /// draft is Done. <c>draft_since</c> then keeps the release time.
+    /// </summary>
+    Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> UnlockDraftAsync(string orgId, string projectId, string datasetId, string userId, long now, CancellationToken cancellationToken);
 }
 
 public sealed class DatasetStore(IDatabase database) : IDatasetStore
@@ -151,19 +157,35 @@ public sealed class DatasetStore(IDatabase database) : IDatasetStore
                 : (DatasetOutcome.Done, existing, false);
         }
 
-        await InsertAsync(connection, transaction, dataset, versionId, cancellationToken);
+        if (!await InsertAsync(connection, transaction, dataset, versionId, cancellationToken))
+        {
+            // A concurrent create took the name between the look-up and the insert (PostgreSQL):
+            // the answer is the one a later request gets, the existing dataset.
+            await transaction.RollbackAsync(cancellationToken);
+            existing = await connection.QuerySingleOrDefaultAsync<DatasetRow>(new CommandDefinition(
+                $"SELECT {Columns} FROM llm_datasets WHERE project_id = @ProjectId AND name = @Name", dataset, cancellationToken: cancellationToken));
+            return existing is null || await IsDeletingAsync(connection, null, existing.Id, cancellationToken)
+                ? (DatasetOutcome.NameTaken, existing, false)
+                : (DatasetOutcome.Done, existing, false);
+        }
+
         await transaction.CommitAsync(cancellationToken);
         return (DatasetOutcome.Done, dataset, true);
     }
 
-    public async Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> UpdateAsync(string orgId, string projectId, string datasetId, DatasetUpdate update, long now, CancellationToken cancellationToken)
+    public async Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> UpdateAsync(string orgId, string projectId, string datasetId, DatasetUpdate update, string userId, long now, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        var (outcome, current) = await ResolveAsync(connection, transaction, orgId, projectId, datasetId, cancellationToken);
+        var (outcome, current) = await LockRowAsync(connection, transaction, orgId, projectId, datasetId, cancellationToken);
         if (current is null)
         {
             return (outcome, null);
+        }
+
+        if (current.DraftUserId is not null && current.DraftUserId != userId)
+        {
+            return (DatasetOutcome.LockedByOther, current);
         }
 
         if (update.Name is not null && update.Name != current.Name && await NameTakenAsync(connection, transaction, projectId, update.Name, cancellationToken))
@@ -171,17 +193,33 @@ public sealed class DatasetStore(IDatabase database) : IDatasetStore
             return (DatasetOutcome.NameTaken, current);
         }
 
-        await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE llm_datasets SET name = @Name, description = @Description, metadata = @Metadata, updated_at = @now WHERE id = @Id",
-            new
+        try
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE llm_datasets SET name = @Name, description = @Description, metadata = @Metadata, updated_at = @now WHERE id = @Id",
+                new
+                {
+                    current.Id,
+                    Name = update.Name ?? current.Name,
+                    Description = update.SetDescription ? update.Description : current.Description,
+                    Metadata = update.SetMetadata ? update.Metadata : current.Metadata,
+                    now,
+                },
+                transaction, cancellationToken: cancellationToken));
+        }
+        catch (DbException) when (update.Name is not null && update.Name != current.Name)
+        {
+            // A concurrent create or rename took the name after the check (PostgreSQL): the unique
+            // constraint refused it, so the answer is the one the check gives once it sees that row.
+            await transaction.RollbackAsync(cancellationToken);
+            if (await NameTakenAsync(connection, null, projectId, update.Name, cancellationToken))
             {
-                current.Id,
-                Name = update.Name ?? current.Name,
-                Description = update.SetDescription ? update.Description : current.Description,
-                Metadata = update.SetMetadata ? update.Metadata : current.Metadata,
-                now,
-            },
-            transaction, cancellationToken: cancellationToken));
+                return (DatasetOutcome.NameTaken, current);
+            }
+
+            throw;
+        }
+
         var updated = await GetAsync(connection, transaction, orgId, projectId, datasetId, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return (DatasetOutcome.Done, updated);
@@ -202,7 +240,12 @@ public sealed class DatasetStore(IDatabase database) : IDatasetStore
             return (DatasetOutcome.NameTaken, null);
         }
 
-        await InsertAsync(connection, transaction, clone, versionId, cancellationToken);
+        if (!await InsertAsync(connection, transaction, clone, versionId, cancellationToken))
+        {
+            // A concurrent create took the name after the check (PostgreSQL).
+            return (DatasetOutcome.NameTaken, null);
+        }
+
         await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO llm_records (dataset_id, id, version_from, version_to, input, expected_output, metadata, tags, input_hash, created_at, updated_at)
@@ -223,85 +266,120 @@ public sealed class DatasetStore(IDatabase database) : IDatasetStore
         return rows.AsList();
     }
 
-    public async Task<(DatasetOutcome Outcome, long NewVersion)> RestoreAsync(string orgId, string projectId, string datasetId, long version, string versionId, long now, CancellationToken cancellationToken)
+    public async Task<(DatasetOutcome Outcome, long NewVersion, DatasetRow? Dataset)> RestoreAsync(string orgId, string projectId, string datasetId, long version, string userId, string versionId, long now, CancellationToken cancellationToken)
     {
+        using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        var (outcome, current) = await ResolveAsync(connection, transaction, orgId, projectId, datasetId, cancellationToken);
+
+        // The row lock comes first and the version is read under it, so a concurrent records write
+        // (which takes the same lock) cannot pick the same next version number.
+        var (outcome, current) = await LockRowAsync(connection, transaction, orgId, projectId, datasetId, cancellationToken);
         if (current is null)
         {
-            return (outcome, 0);
+            return (outcome, 0, null);
+        }
+
+        if (current.DraftUserId is not null && current.DraftUserId != userId)
+        {
+            return (DatasetOutcome.LockedByOther, current.CurrentVersion, current);
         }
 
         if (version < 0 || version > current.CurrentVersion)
         {
-            return (DatasetOutcome.VersionOutOfRange, current.CurrentVersion);
+            return (DatasetOutcome.VersionOutOfRange, current.CurrentVersion, current);
         }
 
         var next = current.CurrentVersion + 1;
-        var args = new { DatasetId = datasetId, Version = version, Next = next, now };
+        var args = new { DatasetId = datasetId, Version = version, Next = next };
+
+        // Live now, not live in the target version: a live row is live in the target exactly when it was born by then.
         await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE llm_records SET version_to = @Next WHERE dataset_id = @DatasetId AND version_to IS NULL",
+            "UPDATE llm_records SET version_to = @Next WHERE dataset_id = @DatasetId AND version_to IS NULL AND version_from > @Version",
             args, transaction, cancellationToken: cancellationToken, commandTimeout: 0));
+
+        // Live in the target version, not live now (closed since): live again from the new version.
         await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO llm_records (dataset_id, id, version_from, version_to, input, expected_output, metadata, tags, input_hash, created_at, updated_at)
             SELECT dataset_id, id, @Next, NULL, input, expected_output, metadata, tags, input_hash, created_at, updated_at
-            FROM llm_records WHERE dataset_id = @DatasetId AND version_from <= @Version AND (version_to IS NULL OR version_to > @Version)
+            FROM llm_records WHERE dataset_id = @DatasetId AND version_from <= @Version AND version_to IS NOT NULL AND version_to > @Version
             """,
             args, transaction, cancellationToken: cancellationToken, commandTimeout: 0));
         await BumpVersionAsync(connection, transaction, datasetId, next, versionId, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return (DatasetOutcome.Done, next);
+        return (DatasetOutcome.Done, next, current);
     }
 
     public async Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> LockDraftAsync(string orgId, string projectId, string datasetId, DraftHolder holder, long now, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+
+        // One conditional UPDATE: taking a free lock and finding it taken cannot interleave.
+        var taken = await connection.ExecuteAsync(new CommandDefinition(
+            $"""
+            UPDATE llm_datasets
+            SET draft_since = CASE WHEN draft_user_id = @UserId THEN draft_since ELSE @now END,
+                draft_user_name = CASE WHEN draft_user_id = @UserId THEN draft_user_name ELSE @UserName END,
+                draft_user_id = @UserId
+            WHERE id = @datasetId AND project_id = @projectId AND org_id = @orgId AND {VisibleSql}
+              AND (draft_user_id IS NULL OR draft_user_id = @UserId)
+            """,
+            new { holder.UserId, holder.UserName, now, datasetId, projectId, orgId }, transaction, cancellationToken: cancellationToken));
         var (outcome, current) = await ResolveAsync(connection, transaction, orgId, projectId, datasetId, cancellationToken);
         if (current is null)
         {
             return (outcome, null);
         }
 
-        if (current.DraftUserId is not null && current.DraftUserId != holder.UserId)
+        if (taken == 0)
         {
             return (DatasetOutcome.LockedByOther, current);
         }
 
-        if (current.DraftUserId is null)
-        {
-            await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE llm_datasets SET draft_user_id = @UserId, draft_user_name = @UserName, draft_since = @now WHERE id = @datasetId",
-                new { holder.UserId, holder.UserName, now, datasetId }, transaction, cancellationToken: cancellationToken));
-        }
-
-        var locked = await GetAsync(connection, transaction, orgId, projectId, datasetId, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return (DatasetOutcome.Done, locked);
+        return (DatasetOutcome.Done, current);
     }
 
-    public async Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> UnlockDraftAsync(string orgId, string projectId, string datasetId, string userId, CancellationToken cancellationToken)
+    public async Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> UnlockDraftAsync(string orgId, string projectId, string datasetId, string userId, long now, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var released = await connection.ExecuteAsync(new CommandDefinition(
+            $"""
+            UPDATE llm_datasets
+            SET draft_since = CASE WHEN draft_user_id IS NULL THEN draft_since ELSE @now END, draft_user_id = NULL, draft_user_name = NULL
+            WHERE id = @datasetId AND project_id = @projectId AND org_id = @orgId AND {VisibleSql}
+              AND (draft_user_id IS NULL OR draft_user_id = @userId)
+            """,
+            new { now, datasetId, projectId, orgId, userId }, transaction, cancellationToken: cancellationToken));
         var (outcome, current) = await ResolveAsync(connection, transaction, orgId, projectId, datasetId, cancellationToken);
         if (current is null)
         {
             return (outcome, null);
         }
 
-        if (current.DraftUserId is not null && current.DraftUserId != userId)
+        if (released == 0)
         {
             return (DatasetOutcome.NotLockHolder, current);
         }
 
-        await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE llm_datasets SET draft_user_id = NULL, draft_user_name = NULL, draft_since = NULL WHERE id = @datasetId",
-            new { datasetId }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return (DatasetOutcome.Done, current);
+    }
+
+    /// <summary>
+    /// Locks the dataset row for the transaction (PostgreSQL: a row lock; SQLite: the write
+    /// transaction already excludes other writers), then reads it: the values a concurrent writer
+    /// committed before the lock was granted, never older ones.
+    /// </summary>
+    internal static async Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> LockRowAsync(DbConnection connection, DbTransaction transaction, string orgId, string projectId, string datasetId, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(new CommandDefinition(
+            $"UPDATE llm_datasets SET current_version = current_version WHERE id = @datasetId AND project_id = @projectId AND org_id = @orgId AND {VisibleSql}",
+            new { orgId, projectId, datasetId }, transaction, cancellationToken: cancellationToken));
+        return await ResolveAsync(connection, transaction, orgId, projectId, datasetId, cancellationToken);
     }
 
     internal static async Task<bool> ProjectVisibleAsync(DbConnection connection, DbTransaction? transaction, string orgId, string projectId, CancellationToken cancellationToken) =>
@@ -338,22 +416,29 @@ public sealed class DatasetStore(IDatabase database) : IDatasetStore
             new { datasetId, version, versionId, now }, transaction, cancellationToken: cancellationToken));
     }
 
-    private static async Task InsertAsync(DbConnection connection, DbTransaction transaction, DatasetRow dataset, string versionId, CancellationToken cancellationToken)
+    /// <summary>Inserts the dataset and its version 0; false (nothing inserted) when the name is taken, also by a concurrent insert.</summary>
+    private static async Task<bool> InsertAsync(DbConnection connection, DbTransaction transaction, DatasetRow dataset, string versionId, CancellationToken cancellationToken)
     {
-        await connection.ExecuteAsync(new CommandDefinition(
-            $"INSERT INTO llm_datasets ({Columns}) VALUES (@Id, @OrgId, @ProjectId, @Name, @Description, @Metadata, @CurrentVersion, @CreatedAt, @UpdatedAt, @DraftUserId, @DraftUserName, @DraftSince)",
+        var inserted = await connection.ExecuteAsync(new CommandDefinition(
+            $"INSERT INTO llm_datasets ({Columns}) VALUES (@Id, @OrgId, @ProjectId, @Name, @Description, @Metadata, @CurrentVersion, @CreatedAt, @UpdatedAt, @DraftUserId, @DraftUserName, @DraftSince) ON CONFLICT DO NOTHING",
             dataset, transaction, cancellationToken: cancellationToken));
+        if (inserted == 0)
+        {
+            return false;
+        }
+
         await connection.ExecuteAsync(new CommandDefinition(
             "INSERT INTO llm_dataset_versions (dataset_id, version_number, id, created_at, last_used) VALUES (@Id, 0, @versionId, @CreatedAt, NULL)",
             new { dataset.Id, versionId, dataset.CreatedAt }, transaction, cancellationToken: cancellationToken));
+        return true;
     }
 
-    private static async Task<bool> NameTakenAsync(DbConnection connection, DbTransaction transaction, string projectId, string name, CancellationToken cancellationToken) =>
+    private static async Task<bool> NameTakenAsync(DbConnection connection, DbTransaction? transaction, string projectId, string name, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT COUNT(*) FROM llm_datasets WHERE project_id = @projectId AND name = @name",
             new { projectId, name }, transaction, cancellationToken: cancellationToken)) > 0;
 
-    private static async Task<bool> IsDeletingAsync(DbConnection connection, DbTransaction transaction, string datasetId, CancellationToken cancellationToken) =>
+    private static async Task<bool> IsDeletingAsync(DbConnection connection, DbTransaction? transaction, string datasetId, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT COUNT(*) FROM llm_datasets WHERE id = @datasetId AND deleting_job_id IS NOT NULL",
             new { datasetId }, transaction, cancellationToken: cancellationToken)) > 0;

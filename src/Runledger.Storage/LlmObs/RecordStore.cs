@@ -1,8 +1,12 @@
+using System.Data;
 using System.Data.Common;
+using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.Json.Nodes;
 using Dapper;
 using Runledger.Storage.Audit;
+using Runledger.Storage.Lifecycle;
 
 namespace Runledger.Storage.LlmObs;
 
@@ -48,12 +52,14 @@ public sealed record TagOps(IReadOnlyList<string>? Remove = null, IReadOnlyList<
         var tags = FromJson(currentJson);
         if (Remove is not null)
         {
-            tags.RemoveAll(Remove.Contains);
+            var removed = Remove.ToHashSet(StringComparer.Ordinal);
+            tags.RemoveAll(removed.Contains);
         }
 
+        var present = tags.ToHashSet(StringComparer.Ordinal);
         foreach (var tag in Add ?? [])
         {
-            if (!tags.Contains(tag, StringComparer.Ordinal))
+            if (present.Add(tag))
             {
                 tags.Add(tag);
             }
@@ -86,6 +92,7 @@ public sealed record RecordPatch(string Id, string? Input, string? InputHash, bo
 /// <c>NewVersion</c>: a versioned change creates version current+1 (otherwise it rewrites the current one).
 /// <c>Deduplicate</c>: an insert whose input equals a live record's (or an earlier insert's) is skipped.
 /// <c>ExistingIds</c>: what an insert naming a live record's id does (fail the batch, replace it, or nothing).
+/// Ids must be unique within <c>Updates</c> and within <c>Deletes</c> (the endpoints reject duplicates).
 /// </summary>
 public sealed record RecordBatch(
     IReadOnlyList<RecordInsert> Inserts,
@@ -98,6 +105,8 @@ public sealed record RecordBatch(
 public enum ExistingIdPolicy
 {
     Fail,
+
+    /// <summary>The insert replaces the record: content, metadata and tags (tags are set, not merged).</summary>
     Overwrite,
     Skip,
 }
@@ -113,13 +122,43 @@ public enum RecordOutcome
 
     /// <summary><c>FailedIndex</c> names the insert whose id is already a live record of the dataset.</summary>
     InsertIdExists,
+
+    /// <summary>Another user holds the dataset's draft lock (<c>Lock</c>); nothing changed.</summary>
+    DraftLocked,
+
+    /// <summary>A legal hold forbids deleting records of the dataset (<c>Hold</c>); nothing changed but the <c>deletion.refused</c> audit entry.</summary>
+    Held,
 }
 
-/// <summary>The outcome; on Done the dataset's version after the batch and the records written (inserted, then updated).</summary>
-public sealed record RecordBatchResult(RecordOutcome Outcome, int FailedIndex = -1, long Version = 0, bool VersionCreated = false, IReadOnlyList<RecordRow>? Records = null, int Deleted = 0, int Skipped = 0);
+/// <summary>Who holds a dataset's draft lock, and since when (Unix ms).</summary>
+public sealed record DraftLock(string UserId, string? UserName, long Since);
 
-/// <summary>Who asks, for the audit entry of a record delete.</summary>
+/// <summary>The legal hold that refuses a delete.</summary>
+public sealed record RecordHold(string Kind, string Id, string Reason);
+
+/// <summary>
+/// Finds the legal hold, if any, that forbids deleting records of the dataset, inside the delete's
+/// transaction (so a hold set meanwhile wins). Supplied by the lifecycle engine.
+/// </summary>
+public delegate Task<RecordHold?> RecordHoldCheck(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken);
+
+/// <summary>
+/// The outcome; on Done the dataset's version after the batch and the records written (inserted, then updated).
+/// <c>Created</c> counts new records only (not overwritten ones); <c>JobId</c> is the deletion job of the deletes, if any.
+/// </summary>
+public sealed record RecordBatchResult(RecordOutcome Outcome, int FailedIndex = -1, long Version = 0, bool VersionCreated = false, IReadOnlyList<RecordRow>? Records = null, int Deleted = 0, int Skipped = 0)
+{
+    public int Created { get; init; }
+    public string? JobId { get; init; }
+    public DraftLock? Lock { get; init; }
+    public RecordHold? Hold { get; init; }
+}
+
+/// <summary>Who asks: the organisation and the credential (also the draft-lock identity), for the audit entry of a record delete.</summary>
 public sealed record RecordActor(string OrgId, string Actor);
+
+/// <summary>How a CSV upload treats its rows, and how often it reports.</summary>
+public sealed record RecordUpload(IReadOnlyList<RecordInsert> Rows, bool Deduplicate, bool Overwrite, int ChunkSize);
 
 public interface IRecordStore
 {
@@ -129,23 +168,45 @@ public interface IRecordStore
     /// <summary>Every record live in <paramref name="version"/>, streamed, newest first.</summary>
     IAsyncEnumerable<RecordRow> StreamAsync(string datasetId, long version, CancellationToken cancellationToken);
 
-    Task<RecordBatchResult> ApplyAsync(string projectId, string datasetId, RecordBatch batch, RecordActor actor, long now, Func<string> newId, CancellationToken cancellationToken);
+    /// <summary>
+    /// Applies the batch in ONE transaction, set-based. When it deletes, <paramref name="holds"/> is
+    /// asked first, and the deletes become a finished <c>llm_records</c> deletion job with its
+    /// <c>deletion.requested</c> audit entry in the same transaction.
+    /// </summary>
+    Task<RecordBatchResult> ApplyAsync(string projectId, string datasetId, RecordBatch batch, RecordActor actor, long now, Func<string> newId, RecordHoldCheck? holds, CancellationToken cancellationToken);
 
     /// <summary>
-    /// The records/delete path: closes the live rows of those ids in a new version — one UPDATE over
-    /// the ids, whatever the dataset's size — and writes the audit entry in the same transaction.
-    /// Ids that are not live records of this dataset are ignored; when none is, nothing changes.
+    /// The records/delete path: closes the live rows of those ids in a new version — one UPDATE per
+    /// 500 ids, whatever the dataset's size — and, in the same transaction, writes a finished
+    /// <c>llm_records</c> deletion job and its <c>deletion.requested</c> audit entry. Ids that are not
+    /// live records of this dataset are ignored; when none is, nothing changes (no job).
     /// </summary>
-    Task<RecordBatchResult> DeleteAsync(string projectId, string datasetId, IReadOnlyList<string> ids, RecordActor actor, long now, string versionId, CancellationToken cancellationToken);
+    Task<RecordBatchResult> DeleteAsync(string projectId, string datasetId, IReadOnlyList<string> ids, RecordActor actor, long now, string versionId, RecordHoldCheck holds, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A CSV upload in ONE transaction (all rows or none) and one new version: rows are applied
+    /// <c>ChunkSize</c> at a time, and <paramref name="progress"/> (rows processed, records created)
+    /// is called after each chunk. Nothing is visible to others until the whole upload commits.
+    /// </summary>
+    Task<RecordBatchResult> UploadAsync(string projectId, string datasetId, RecordUpload upload, RecordActor actor, long now, Func<string> newId, Func<long, long, Task> progress, CancellationToken cancellationToken);
 }
 
-public sealed class RecordStore(IDatabase database, IAuditStore audit) : IRecordStore
+public sealed class RecordStore(IDatabase database, IAuditStore audit, IDeletionJobStore jobs) : IRecordStore
 {
     public const string AuditKind = "llm_records";
+
+    /// <summary>The kind of the (at once finished) deletion job of a record delete.</summary>
+    public const string JobKind = "llm_records";
+
+    // Ids per IN list, and rows per multi-row INSERT: SQLite looks each named parameter up by a
+    // linear scan, so binding costs grow with the square of the parameters per statement.
     private const int LookupChunk = 500;
-    private const string Columns = "dataset_id, id, version_from, version_to, input, expected_output, metadata, tags, input_hash, created_at, updated_at";
-    private const string InsertSql =
-        $"INSERT INTO llm_records ({Columns}) VALUES (@DatasetId, @Id, @VersionFrom, @VersionTo, @Input, @ExpectedOutput, @Metadata, @Tags, @InputHash, @CreatedAt, @UpdatedAt)";
+    private const int RowsPerInsert = 100;
+
+    private static readonly string[] ColumnNames =
+        ["dataset_id", "id", "version_from", "version_to", "input", "expected_output", "metadata", "tags", "input_hash", "created_at", "updated_at"];
+
+    private static readonly string Columns = string.Join(", ", ColumnNames);
 
     public async Task<IReadOnlyList<RecordRow>> ListAsync(string datasetId, long? version, PageCursor? after, int limit, CancellationToken cancellationToken)
     {
@@ -171,24 +232,167 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit) : IRecord
         }
     }
 
-    public async Task<RecordBatchResult> ApplyAsync(string projectId, string datasetId, RecordBatch batch, RecordActor actor, long now, Func<string> newId, CancellationToken cancellationToken)
+    public async Task<RecordBatchResult> ApplyAsync(string projectId, string datasetId, RecordBatch batch, RecordActor actor, long now, Func<string> newId, RecordHoldCheck? holds, CancellationToken cancellationToken)
     {
         using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        var (outcome, current) = await LockAsync(connection, transaction, actor.OrgId, projectId, datasetId, cancellationToken);
-        if (outcome != RecordOutcome.Done)
+        var (refusal, current) = await LockAsync(connection, transaction, actor, projectId, datasetId, cancellationToken);
+        if (refusal is not null)
         {
-            return new RecordBatchResult(outcome);
+            return refusal;
         }
 
-        // The live rows every item refers to, in one query.
-        var named = batch.Deletes.Concat(batch.Updates.Select(u => u.Id)).Concat(batch.Inserts.Where(i => i.Id is not null).Select(i => i.Id!))
-            .Distinct(StringComparer.Ordinal).ToList();
+        if (batch.Deletes.Count > 0 && holds is not null && await RefuseIfHeldAsync(connection, transaction, holds, datasetId, actor, now, cancellationToken) is { } held)
+        {
+            return held;
+        }
+
+        var applied = await ApplyCoreAsync(connection, transaction, datasetId, batch, current, batch.NewVersion ? current + 1 : current, now, newId, cancellationToken);
+        if (applied.Outcome != RecordOutcome.Done)
+        {
+            return applied;
+        }
+
+        var version = applied.Version;
+        if (version != current)
+        {
+            await DatasetStore.BumpVersionAsync(connection, transaction, datasetId, version, newId(), now, cancellationToken);
+        }
+        else if (applied.Records!.Count > 0 || applied.Deleted > 0)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE llm_datasets SET updated_at = @now WHERE id = @datasetId", new { datasetId, now }, transaction, cancellationToken: cancellationToken));
+        }
+
+        string? jobId = null;
+        if (applied.Deleted > 0)
+        {
+            jobId = await RecordDeletionAsync(connection, transaction, datasetId, applied.Deleted, version, actor, now, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return applied with { VersionCreated = version != current, JobId = jobId };
+    }
+
+    public async Task<RecordBatchResult> DeleteAsync(string projectId, string datasetId, IReadOnlyList<string> ids, RecordActor actor, long now, string versionId, RecordHoldCheck holds, CancellationToken cancellationToken)
+    {
+        using var turn = await database.EnterWriteQueueAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var (refusal, current) = await LockAsync(connection, transaction, actor, projectId, datasetId, cancellationToken);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+
+        if (await RefuseIfHeldAsync(connection, transaction, holds, datasetId, actor, now, cancellationToken) is { } held)
+        {
+            return held;
+        }
+
+        var version = current + 1;
+        var closed = 0;
+        foreach (var chunk in ids.Distinct(StringComparer.Ordinal).Chunk(LookupChunk))
+        {
+            closed += await connection.ExecuteAsync(new CommandDefinition(
+                $"UPDATE llm_records SET version_to = @version WHERE dataset_id = @datasetId AND version_to IS NULL AND {database.Dialect.InListSql("id", "@chunk")}",
+                new { datasetId, version, chunk }, transaction, cancellationToken: cancellationToken));
+        }
+
+        if (closed == 0)
+        {
+            // Nothing live among the ids: no new version, no job (the rollback is the dispose).
+            return new RecordBatchResult(RecordOutcome.Done, -1, current);
+        }
+
+        await DatasetStore.BumpVersionAsync(connection, transaction, datasetId, version, versionId, now, cancellationToken);
+        var jobId = await RecordDeletionAsync(connection, transaction, datasetId, closed, version, actor, now, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return new RecordBatchResult(RecordOutcome.Done, -1, version, true, null, closed) { JobId = jobId };
+    }
+
+    public async Task<RecordBatchResult> UploadAsync(string projectId, string datasetId, RecordUpload upload, RecordActor actor, long now, Func<string> newId, Func<long, long, Task> progress, CancellationToken cancellationToken)
+    {
+        using var turn = await database.EnterWriteQueueAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var (refusal, current) = await LockAsync(connection, transaction, actor, projectId, datasetId, cancellationToken);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+
+        // Every chunk writes into the one new version this transaction owns (the dataset row stays
+        // locked until the commit, so no other writer can take that version number meanwhile).
+        var policy = upload.Overwrite ? ExistingIdPolicy.Overwrite : ExistingIdPolicy.Skip;
+        var written = new List<RecordRow>();
+        var processed = 0L;
+        var created = 0;
+        var skipped = 0;
+        var version = current;
+        var chunk = new List<RecordInsert>(upload.ChunkSize);
+        var chunkIds = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i <= upload.Rows.Count; i++)
+        {
+            var row = i < upload.Rows.Count ? upload.Rows[i] : null;
+
+            // A chunk ends when full, at the end, or before an id it already holds (so that the
+            // second one overwrites or skips against the first, as in a row-by-row upload).
+            if (chunk.Count > 0 && (row is null || chunk.Count == upload.ChunkSize || (row.Id is not null && chunkIds.Contains(row.Id))))
+            {
+                var applied = await ApplyCoreAsync(
+                    connection, transaction, datasetId, new RecordBatch(chunk, [], [], NewVersion: true, upload.Deduplicate, policy), current, current + 1, now, newId, cancellationToken);
+                if (applied.Outcome != RecordOutcome.Done)
+                {
+                    return applied with { FailedIndex = (int)processed + applied.FailedIndex };
+                }
+
+                version = Math.Max(version, applied.Version);
+                written.AddRange(applied.Records!);
+                created += applied.Created;
+                skipped += applied.Skipped;
+                processed += chunk.Count;
+                chunk.Clear();
+                chunkIds.Clear();
+                await progress(processed, created);
+            }
+
+            if (row is not null)
+            {
+                chunk.Add(row);
+                if (row.Id is not null)
+                {
+                    chunkIds.Add(row.Id);
+                }
+            }
+        }
+
+        if (version != current)
+        {
+            await DatasetStore.BumpVersionAsync(connection, transaction, datasetId, version, newId(), now, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return new RecordBatchResult(RecordOutcome.Done, -1, version, version != current, written, 0, skipped) { Created = created };
+    }
+
+    /// <summary>
+    /// Validates the batch against the live rows and writes it, set-based: one lookup per 500 ids,
+    /// then one DELETE and one UPDATE per 500 ids and one INSERT per 100 rows. Rows go into
+    /// <paramref name="next"/> when the batch changes content (otherwise the current version is
+    /// rewritten in place); a row born in the version written is replaced rather than closed.
+    /// </summary>
+    private async Task<RecordBatchResult> ApplyCoreAsync(
+        DbConnection connection, DbTransaction transaction, string datasetId, RecordBatch batch, long current, long next, long now, Func<string> newId, CancellationToken cancellationToken)
+    {
+        // The live rows every item refers to.
+        var named = new HashSet<string>(batch.Deletes, StringComparer.Ordinal);
+        named.UnionWith(batch.Updates.Select(u => u.Id));
+        named.UnionWith(batch.Inserts.Where(i => i.Id is not null).Select(i => i.Id!));
         var live = new Dictionary<string, RecordRow>(StringComparer.Ordinal);
         foreach (var chunk in named.Chunk(LookupChunk))
         {
-            // Chunked: binding thousands of named parameters to one statement costs quadratic time in SQLite.
             foreach (var row in await connection.QueryAsync<RecordRow>(new CommandDefinition(
                 $"SELECT {Columns} FROM llm_records WHERE dataset_id = @datasetId AND version_to IS NULL AND {database.Dialect.InListSql("id", "@chunk")}",
                 new { datasetId, chunk }, transaction, cancellationToken: cancellationToken)))
@@ -197,7 +401,7 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit) : IRecord
             }
         }
 
-        var deleteIds = batch.Deletes.Where(live.ContainsKey).ToList();
+        var deleteIds = batch.Deletes.Where(live.ContainsKey).ToHashSet(StringComparer.Ordinal);
         var updates = new List<RecordPatch>(batch.Updates.Count);
         for (var i = 0; i < batch.Updates.Count; i++)
         {
@@ -212,12 +416,13 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit) : IRecord
         var skipped = 0;
         var inserts = new List<RecordInsert>(batch.Inserts.Count);
         var insertIds = new HashSet<string>(StringComparer.Ordinal);
+        var updateIds = updates.Select(u => u.Id).ToHashSet(StringComparer.Ordinal);
         for (var i = 0; i < batch.Inserts.Count; i++)
         {
             var insert = batch.Inserts[i];
             if (insert.Id is not null && live.ContainsKey(insert.Id) && !deleteIds.Contains(insert.Id))
             {
-                if (batch.ExistingIds == ExistingIdPolicy.Fail)
+                if (batch.ExistingIds == ExistingIdPolicy.Fail || updateIds.Contains(insert.Id))
                 {
                     return new RecordBatchResult(RecordOutcome.InsertIdExists, i);
                 }
@@ -228,7 +433,10 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit) : IRecord
                     continue;
                 }
 
-                updates.Add(new RecordPatch(insert.Id, insert.Input, insert.InputHash, true, insert.ExpectedOutput, true, insert.Metadata, insert.Tags));
+                // Overwrite: the record becomes the row, tags included (set, not merged).
+                updateIds.Add(insert.Id);
+                updates.Add(new RecordPatch(insert.Id, insert.Input, insert.InputHash, true, insert.ExpectedOutput, true, insert.Metadata,
+                    new TagOps(Set: TagOps.FromJson(insert.Tags.Apply(null)))));
                 continue;
             }
 
@@ -242,7 +450,7 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit) : IRecord
 
         if (batch.Deduplicate && inserts.Count > 0)
         {
-            var hashes = inserts.Select(i => i.InputHash).Distinct(StringComparer.Ordinal).ToList();
+            var hashes = inserts.Select(i => i.InputHash).ToHashSet(StringComparer.Ordinal);
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var chunk in hashes.Chunk(LookupChunk))
             {
@@ -257,16 +465,18 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit) : IRecord
         }
 
         var versioned = inserts.Count > 0 || deleteIds.Count > 0 || updates.Any(u => u.ChangesContent);
-        var version = versioned && batch.NewVersion ? current + 1 : current;
+        var version = versioned ? next : current;
 
-        if (deleteIds.Count > 0)
+        // Rows that end: closed before this version (born earlier) or removed (born in it, or
+        // rewritten in place); the new rows replace them.
+        var close = new List<string>();
+        var drop = new List<string>();
+        foreach (var id in deleteIds)
         {
-            await CloseAsync(connection, transaction, datasetId, deleteIds, version, cancellationToken);
+            (live[id].VersionFrom == version ? drop : close).Add(id);
         }
 
-        var written = new List<RecordRow>(inserts.Count + updates.Count);
         var newRows = new List<RecordRow>(inserts.Count + updates.Count);
-        var updatedRows = new List<RecordRow>();
         foreach (var insert in inserts)
         {
             newRows.Add(new RecordRow
@@ -284,15 +494,16 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit) : IRecord
             });
         }
 
-        written.AddRange(newRows);
         foreach (var update in updates)
         {
             var old = live[update.Id];
-            var row = new RecordRow
+            var versionFrom = update.ChangesContent ? version : old.VersionFrom;
+            (versionFrom != old.VersionFrom ? close : drop).Add(old.Id);
+            newRows.Add(new RecordRow
             {
                 DatasetId = datasetId,
                 Id = old.Id,
-                VersionFrom = update.ChangesContent ? version : old.VersionFrom,
+                VersionFrom = versionFrom,
                 Input = update.Input ?? old.Input,
                 InputHash = update.InputHash ?? old.InputHash,
                 ExpectedOutput = update.SetExpected ? update.ExpectedOutput : old.ExpectedOutput,
@@ -300,128 +511,148 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit) : IRecord
                 Tags = update.Tags.Apply(old.Tags),
                 CreatedAt = old.CreatedAt,
                 UpdatedAt = now,
-            };
-            live[update.Id] = row;
-            written.Add(row);
-            if (update.ChangesContent && old.VersionFrom != version)
-            {
-                // The old content stays readable in the versions before this one.
-                await CloseAsync(connection, transaction, datasetId, [old.Id], version, cancellationToken);
-                newRows.Add(row);
-            }
-            else
-            {
-                updatedRows.Add(row);
-            }
+            });
         }
 
-        if (updatedRows.Count > 0)
+        var inList = database.Dialect.InListSql("id", "@chunk");
+        foreach (var chunk in drop.Chunk(LookupChunk))
         {
             await connection.ExecuteAsync(new CommandDefinition(
-                """
-                UPDATE llm_records SET input = @Input, input_hash = @InputHash, expected_output = @ExpectedOutput, metadata = @Metadata, tags = @Tags, updated_at = @UpdatedAt
-                WHERE dataset_id = @DatasetId AND id = @Id AND version_to IS NULL
-                """,
-                updatedRows, transaction, cancellationToken: cancellationToken));
+                $"DELETE FROM llm_records WHERE dataset_id = @datasetId AND version_to IS NULL AND {inList}",
+                new { datasetId, chunk }, transaction, cancellationToken: cancellationToken));
         }
 
-        if (newRows.Count > 0)
-        {
-            await connection.ExecuteAsync(new CommandDefinition(InsertSql, newRows, transaction, cancellationToken: cancellationToken));
-        }
-
-        if (version != current)
-        {
-            await DatasetStore.BumpVersionAsync(connection, transaction, datasetId, version, newId(), now, cancellationToken);
-        }
-        else if (written.Count > 0 || deleteIds.Count > 0)
+        foreach (var chunk in close.Chunk(LookupChunk))
         {
             await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE llm_datasets SET updated_at = @now WHERE id = @datasetId", new { datasetId, now }, transaction, cancellationToken: cancellationToken));
+                $"UPDATE llm_records SET version_to = @version WHERE dataset_id = @datasetId AND version_to IS NULL AND {inList}",
+                new { datasetId, chunk, version }, transaction, cancellationToken: cancellationToken));
         }
 
-        if (deleteIds.Count > 0)
-        {
-            await AuditAsync(connection, transaction, datasetId, deleteIds.Count, version, actor, now, cancellationToken);
-        }
-
-        await transaction.CommitAsync(cancellationToken);
-        return new RecordBatchResult(RecordOutcome.Done, -1, version, version != current, written, deleteIds.Count, skipped);
+        await InsertManyAsync(connection, transaction, newRows, cancellationToken);
+        return new RecordBatchResult(RecordOutcome.Done, -1, version, version != current, newRows, deleteIds.Count, skipped) { Created = inserts.Count };
     }
 
-    public async Task<RecordBatchResult> DeleteAsync(string projectId, string datasetId, IReadOnlyList<string> ids, RecordActor actor, long now, string versionId, CancellationToken cancellationToken)
+    /// <summary>Multi-row INSERT … VALUES (…), (…): one statement per 100 rows, not one per row.</summary>
+    private static async Task InsertManyAsync(DbConnection connection, DbTransaction transaction, List<RecordRow> rows, CancellationToken cancellationToken)
     {
-        using var turn = await database.EnterWriteQueueAsync(cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        var (outcome, current) = await LockAsync(connection, transaction, actor.OrgId, projectId, datasetId, cancellationToken);
-        if (outcome != RecordOutcome.Done)
+        for (var start = 0; start < rows.Count; start += RowsPerInsert)
         {
-            return new RecordBatchResult(outcome);
-        }
+            var end = Math.Min(rows.Count, start + RowsPerInsert);
+            var sql = new StringBuilder($"INSERT INTO llm_records ({Columns}) VALUES ");
+            var parameters = new DynamicParameters();
+            for (var i = start; i < end; i++)
+            {
+                var r = rows[i];
+                object?[] values = [r.DatasetId, r.Id, r.VersionFrom, r.VersionTo, r.Input, r.ExpectedOutput, r.Metadata, r.Tags, r.InputHash, r.CreatedAt, r.UpdatedAt];
+                sql.Append(i == start ? "(" : ", (");
+                for (var c = 0; c < values.Length; c++)
+                {
+                    var name = string.Create(CultureInfo.InvariantCulture, $"p{i - start}_{c}");
+                    sql.Append(c == 0 ? "@" : ", @").Append(name);
+                    parameters.Add(name, values[c], c is 2 or 3 or 9 or 10 ? DbType.Int64 : DbType.String);
+                }
 
-        var version = current + 1;
-        var closed = await connection.ExecuteAsync(new CommandDefinition(
-            $"UPDATE llm_records SET version_to = @version WHERE dataset_id = @datasetId AND version_to IS NULL AND {database.Dialect.InListSql("id", "@ids")}",
-            new { datasetId, version, ids }, transaction, cancellationToken: cancellationToken));
-        if (closed == 0)
-        {
-            // Nothing live among the ids: no new version, no audit entry (the rollback is the dispose).
-            return new RecordBatchResult(RecordOutcome.Done, -1, current);
-        }
+                sql.Append(')');
+            }
 
-        await DatasetStore.BumpVersionAsync(connection, transaction, datasetId, version, versionId, now, cancellationToken);
-        await AuditAsync(connection, transaction, datasetId, closed, version, actor, now, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return new RecordBatchResult(RecordOutcome.Done, -1, version, true, null, closed);
+            await connection.ExecuteAsync(new CommandDefinition(sql.ToString(), parameters, transaction, cancellationToken: cancellationToken));
+        }
     }
 
     /// <summary>
     /// Locks the dataset row for this transaction (PostgreSQL: a row lock; SQLite: the write
-    /// transaction already excludes other writers) and reads its current version.
+    /// transaction already excludes other writers) and reads its current version and draft lock.
+    /// A refusal (not found, or the draft locked by another user) comes back instead of the version.
     /// </summary>
-    private static async Task<(RecordOutcome Outcome, long Current)> LockAsync(DbConnection connection, DbTransaction transaction, string orgId, string projectId, string datasetId, CancellationToken cancellationToken)
+    private static async Task<(RecordBatchResult? Refusal, long Current)> LockAsync(DbConnection connection, DbTransaction transaction, RecordActor actor, string projectId, string datasetId, CancellationToken cancellationToken)
     {
-        var locked = await connection.ExecuteAsync(new CommandDefinition(
-            $"UPDATE llm_datasets SET current_version = current_version WHERE id = @datasetId AND project_id = @projectId AND org_id = @orgId AND {DatasetStore.VisibleSql}",
-            new { orgId, projectId, datasetId }, transaction, cancellationToken: cancellationToken));
-        if (locked == 0)
+        var locked = await connection.QuerySingleOrDefaultAsync<DatasetLockRow>(new CommandDefinition(
+            $"""
+            UPDATE llm_datasets SET current_version = current_version
+            WHERE id = @datasetId AND project_id = @projectId AND org_id = @OrgId AND {DatasetStore.VisibleSql}
+            RETURNING current_version, draft_user_id, draft_user_name, draft_since
+            """,
+            new { actor.OrgId, projectId, datasetId }, transaction, cancellationToken: cancellationToken));
+        if (locked is null)
         {
-            return (await DatasetStore.ProjectVisibleAsync(connection, transaction, orgId, projectId, cancellationToken) ? RecordOutcome.DatasetNotFound : RecordOutcome.ProjectNotFound, 0);
+            var outcome = await DatasetStore.ProjectVisibleAsync(connection, transaction, actor.OrgId, projectId, cancellationToken) ? RecordOutcome.DatasetNotFound : RecordOutcome.ProjectNotFound;
+            return (new RecordBatchResult(outcome), 0);
         }
 
-        var current = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            "SELECT current_version FROM llm_datasets WHERE id = @datasetId", new { datasetId }, transaction, cancellationToken: cancellationToken));
-        return (RecordOutcome.Done, current);
-    }
-
-    /// <summary>Ends the live rows of <paramref name="ids"/> before <paramref name="version"/>; a row born in that version is removed instead.</summary>
-    private async Task CloseAsync(DbConnection connection, DbTransaction transaction, string datasetId, IReadOnlyList<string> ids, long version, CancellationToken cancellationToken)
-    {
-        var inList = database.Dialect.InListSql("id", "@chunk");
-        foreach (var chunk in ids.Chunk(LookupChunk))
+        if (locked.DraftUserId is not null && locked.DraftUserId != actor.Actor)
         {
-            var args = new { datasetId, chunk, version };
-            await connection.ExecuteAsync(new CommandDefinition(
-                $"DELETE FROM llm_records WHERE dataset_id = @datasetId AND version_to IS NULL AND version_from = @version AND {inList}",
-                args, transaction, cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(
-                $"UPDATE llm_records SET version_to = @version WHERE dataset_id = @datasetId AND version_to IS NULL AND {inList}",
-                args, transaction, cancellationToken: cancellationToken));
+            return (new RecordBatchResult(RecordOutcome.DraftLocked) { Lock = new DraftLock(locked.DraftUserId, locked.DraftUserName, locked.DraftSince ?? 0) }, 0);
         }
+
+        return (null, locked.CurrentVersion);
     }
 
-    private Task AuditAsync(DbConnection connection, DbTransaction transaction, string datasetId, int count, long version, RecordActor actor, long now, CancellationToken cancellationToken) =>
-        audit.AppendAsync(connection, transaction, new AuditRow
+    /// <summary>When a hold forbids the delete: a <c>deletion.refused</c> audit entry (committed alone) and the Held outcome.</summary>
+    private async Task<RecordBatchResult?> RefuseIfHeldAsync(DbConnection connection, DbTransaction transaction, RecordHoldCheck holds, string datasetId, RecordActor actor, long now, CancellationToken cancellationToken)
+    {
+        if (await holds(connection, transaction, cancellationToken) is not { } hold)
+        {
+            return null;
+        }
+
+        await audit.AppendAsync(connection, transaction, new AuditRow
         {
             Id = Guid.CreateVersion7().ToString(),
             At = now,
             Actor = actor.Actor,
-            Action = "records.deleted",
+            Action = "deletion.refused",
             TargetKind = AuditKind,
             TargetId = datasetId,
             Scope = actor.OrgId,
-            Counts = $"{{\"llm_records\":{count}}}",
-            Detail = $"closed in dataset version {version}; earlier versions keep them until retention removes them",
+            Counts = "{}",
+            Detail = $"the {hold.Kind} '{hold.Id}' is under legal hold (reason: {hold.Reason})",
         }, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return new RecordBatchResult(RecordOutcome.Held) { Hold = hold };
+    }
+
+    /// <summary>The deletion job of closed records (finished at once: earlier versions keep the rows until retention) and its audit entry.</summary>
+    private async Task<string> RecordDeletionAsync(DbConnection connection, DbTransaction transaction, string datasetId, int count, long version, RecordActor actor, long now, CancellationToken cancellationToken)
+    {
+        var jobId = Guid.CreateVersion7().ToString();
+        var counts = string.Create(CultureInfo.InvariantCulture, $"{{\"llm_records\":{count}}}");
+        await jobs.InsertAsync(connection, transaction, new DeletionJobRow
+        {
+            Id = jobId,
+            Kind = JobKind,
+            TargetId = datasetId,
+            Scope = actor.OrgId,
+            State = JobStates.Done,
+            RequestedBy = actor.Actor,
+            RequestedAt = now,
+            StartedAt = now,
+            FinishedAt = now,
+            RowsRemoved = count,
+            Progress = counts,
+            PurgeAfter = now,
+        }, cancellationToken);
+        await audit.AppendAsync(connection, transaction, new AuditRow
+        {
+            Id = Guid.CreateVersion7().ToString(),
+            At = now,
+            Actor = actor.Actor,
+            Action = "deletion.requested",
+            TargetKind = AuditKind,
+            TargetId = datasetId,
+            Scope = actor.OrgId,
+            JobId = jobId,
+            Counts = counts,
+            Detail = string.Create(CultureInfo.InvariantCulture, $"closed in dataset version {version}; earlier versions keep them until retention removes them"),
+        }, cancellationToken);
+        return jobId;
+    }
+
+    private sealed class DatasetLockRow
+    {
+        public long CurrentVersion { get; init; }
+        public string? DraftUserId { get; init; }
+        public string? DraftUserName { get; init; }
+        public long? DraftSince { get; init; }
+    }
 }

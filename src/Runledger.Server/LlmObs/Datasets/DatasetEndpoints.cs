@@ -122,10 +122,13 @@ public static class DatasetEndpoints
         var (outcome, dataset) = await datasets.UpdateAsync(
             ProjectEndpoints.Org(context), projectId, datasetId,
             new DatasetUpdate(name.Value, description.Value, description.Present, metadata.Json, metadata.Present),
-            time.GetUtcNow().ToUnixTimeMilliseconds(), context.RequestAborted);
-        return outcome == DatasetOutcome.Done
-            ? TypedResults.Json(new DatasetResponse(DatasetData.From(dataset!)), DatasetJson.Default.DatasetResponse)
-            : OutcomeError(outcome, projectId, datasetId, name.Value).ToResult();
+            context.User.Actor(), time.GetUtcNow().ToUnixTimeMilliseconds(), context.RequestAborted);
+        return outcome switch
+        {
+            DatasetOutcome.Done => TypedResults.Json(new DatasetResponse(DatasetData.From(dataset!)), DatasetJson.Default.DatasetResponse),
+            DatasetOutcome.LockedByOther => DraftLockedByOther(dataset!).ToResult(),
+            _ => OutcomeError(outcome, projectId, datasetId, name.Value).ToResult(),
+        };
     }
 
     public static async Task<Results<JsonHttpResult<DatasetResponse>, ErrorResult>> CloneAsync(string projectId, string datasetId, HttpContext context, IDatasetStore datasets, TimeProvider time)
@@ -203,12 +206,13 @@ public static class DatasetEndpoints
             return JsonApi.Invalid(pointer, $"'dataset_version' is {node.ToJsonString()}; it must be a whole number from 0 to 2147483647.").ToResult();
         }
 
-        var (outcome, current) = await datasets.RestoreAsync(
-            ProjectEndpoints.Org(context), projectId, datasetId, version, Guid.NewGuid().ToString(), time.GetUtcNow().ToUnixTimeMilliseconds(), context.RequestAborted);
+        var (outcome, current, dataset) = await datasets.RestoreAsync(
+            ProjectEndpoints.Org(context), projectId, datasetId, version, context.User.Actor(), Guid.NewGuid().ToString(), time.GetUtcNow().ToUnixTimeMilliseconds(), context.RequestAborted);
         return outcome switch
         {
             DatasetOutcome.Done => TypedResults.Ok(),
             DatasetOutcome.VersionOutOfRange => JsonApi.Invalid(pointer, VersionRange(version, current)).ToResult(),
+            DatasetOutcome.LockedByOther => DraftLockedByOther(dataset!).ToResult(),
             _ => OutcomeError(outcome, projectId, datasetId, null).ToResult(),
         };
     }
@@ -235,9 +239,10 @@ public static class DatasetEndpoints
         };
     }
 
-    public static async Task<Results<Ok, ErrorResult>> UnlockDraftAsync(string projectId, string datasetId, HttpContext context, IDatasetStore datasets)
+    public static async Task<Results<Ok, ErrorResult>> UnlockDraftAsync(string projectId, string datasetId, HttpContext context, IDatasetStore datasets, TimeProvider time)
     {
-        var (outcome, dataset) = await datasets.UnlockDraftAsync(ProjectEndpoints.Org(context), projectId, datasetId, context.User.Actor(), context.RequestAborted);
+        var (outcome, dataset) = await datasets.UnlockDraftAsync(
+            ProjectEndpoints.Org(context), projectId, datasetId, context.User.Actor(), time.GetUtcNow().ToUnixTimeMilliseconds(), context.RequestAborted);
         return outcome switch
         {
             DatasetOutcome.Done => TypedResults.Ok(),
@@ -267,6 +272,18 @@ public static class DatasetEndpoints
 
     internal static ApiError DatasetNotFound(string datasetId) =>
         ApiError.NotFound("DatasetNotFound", $"Dataset '{datasetId}' does not exist in this project.") with { Parameter = "dataset_id" };
+
+    /// <summary>
+    /// A write by someone who does not hold the draft lock another user holds: 403 (the spec declares
+    /// no 409), naming the holder and how to proceed. Nothing was changed.
+    /// </summary>
+    internal static ApiError DraftLockedByOther(string datasetId, string userId, string? userName, long since) =>
+        new(StatusCodes.Status403Forbidden, "DraftLocked",
+            $"The draft of dataset '{datasetId}' is locked by '{userName ?? userId}' (user id '{userId}') since {Since(since)}; " +
+            "only the holder can change the dataset or its records until they unlock it (PATCH …/draft_state/unlock). Nothing was changed.");
+
+    private static ApiError DraftLockedByOther(DatasetRow dataset) =>
+        DraftLockedByOther(dataset.Id, dataset.DraftUserId!, dataset.DraftUserName, dataset.DraftSince ?? 0);
 
     internal static string VersionRange(long version, long current) =>
         $"Version {version} does not exist; it must be between 0 and the current version of the dataset, {current}, inclusive.";
@@ -318,8 +335,10 @@ public static class DatasetEndpoints
 
     private static string Who(DatasetRow dataset) => $"'{dataset.DraftUserName}' (user id '{dataset.DraftUserId}')";
 
-    private static string Since(DatasetRow dataset) =>
-        DateTimeOffset.FromUnixTimeMilliseconds(dataset.DraftSince ?? 0).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
+    private static string Since(DatasetRow dataset) => Since(dataset.DraftSince ?? 0);
+
+    private static string Since(long since) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(since).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }

@@ -47,20 +47,27 @@ public sealed record DatasetVersionData(string Id, string Type, DatasetVersionAt
 
 public sealed record DatasetVersionsResponse(List<DatasetVersionData> Data);
 
-/// <summary><c>LLMObsDatasetDraftStateUser</c>: the application key's owner (credential id and name).</summary>
-public sealed record DraftStateUser(string Id, string? Name);
+/// <summary>
+/// <c>LLMObsDatasetDraftStateUser</c>: the application key's owner (credential id and name). While
+/// nobody holds the lock the id is the empty string and there is no name (the spec requires the
+/// object and its id, and gives no nullable form).
+/// </summary>
+public sealed record DraftStateUser(string Id, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name);
 
-/// <summary>Both null while nobody holds the draft lock.</summary>
-public sealed record DraftStateAttributes(DateTimeOffset? DraftingSince, DraftStateUser? User);
+/// <summary>
+/// Both required by the spec. Locked: since when and by whom. Unlocked: since when it is free (the
+/// last release, or the dataset's creation) and the empty user.
+/// </summary>
+public sealed record DraftStateAttributes(DateTimeOffset DraftingSince, DraftStateUser User);
 
 public sealed record DraftStateData(string Id, string Type, DraftStateAttributes Attributes)
 {
     public static DraftStateData From(DatasetRow row) => new(
         row.Id,
         "draft_state_data",
-        row.DraftUserId is null
-            ? new DraftStateAttributes(null, null)
-            : new DraftStateAttributes(DateTimeOffset.FromUnixTimeMilliseconds(row.DraftSince ?? 0), new DraftStateUser(row.DraftUserId, row.DraftUserName)));
+        new DraftStateAttributes(
+            DateTimeOffset.FromUnixTimeMilliseconds(row.DraftSince ?? row.CreatedAt),
+            row.DraftUserId is null ? new DraftStateUser("", null) : new DraftStateUser(row.DraftUserId, row.DraftUserName)));
 }
 
 public sealed record DraftStateResponse(DraftStateData Data);

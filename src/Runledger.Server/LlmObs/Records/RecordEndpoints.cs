@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Runledger.Server.Auth;
 using Runledger.Server.Hosting;
+using Runledger.Server.Lifecycle;
 using Runledger.Server.LlmObs.Datasets;
 using Runledger.Server.LlmObs.Projects;
 using Runledger.Storage.LlmObs;
@@ -15,6 +16,10 @@ namespace Runledger.Server.LlmObs.Records;
 /// <c>…/{project_id}/datasets/{dataset_id}/records…</c>: ListLLMObsDatasetRecords,
 /// CreateLLMObsDatasetRecords, UpdateLLMObsDatasetRecords, DeleteLLMObsDatasetRecords and
 /// BatchUpdateLLMObsDataset. Every change is one transaction; a bad item rejects the whole request.
+/// While another user holds the dataset's draft lock every write is a 403. Deletes (records/delete and
+/// batch_update's delete_records) go through the lifecycle: a legal hold on the dataset or its project
+/// refuses them (403), and each is a deletion job (finished at once: the rows are only closed) whose
+/// id is the <c>Runledger-Deletion-Job</c> header, with its <c>deletion.requested</c> audit entry.
 /// </summary>
 public static class RecordEndpoints
 {
@@ -87,7 +92,7 @@ public static class RecordEndpoints
             inserts.Add(insert!);
         }
 
-        var result = await records.ApplyAsync(projectId, datasetId, new RecordBatch(inserts, [], [], Deduplicate: deduplicate), Actor(context), Now(time), NewRecordId, context.RequestAborted);
+        var result = await records.ApplyAsync(projectId, datasetId, new RecordBatch(inserts, [], [], Deduplicate: deduplicate), Actor(context), Now(time), NewRecordId, null, context.RequestAborted);
         return result.Outcome == RecordOutcome.Done
             ? RecordJson.Mutation(result.Records!.Count > 0 ? StatusCodes.Status201Created : StatusCodes.Status200OK, result.Records)
             : OutcomeError(result, projectId, datasetId, "/data/attributes/records").ToResult();
@@ -120,14 +125,19 @@ public static class RecordEndpoints
             updates.Add(patch!);
         }
 
-        var result = await records.ApplyAsync(projectId, datasetId, new RecordBatch([], updates, []), Actor(context), Now(time), NewRecordId, context.RequestAborted);
+        if (DuplicateId(updates.Select(u => u.Id).ToList(), "/data/attributes/records", "/id") is { } duplicate)
+        {
+            return duplicate.ToResult();
+        }
+
+        var result = await records.ApplyAsync(projectId, datasetId, new RecordBatch([], updates, []), Actor(context), Now(time), NewRecordId, null, context.RequestAborted);
         return result.Outcome == RecordOutcome.Done
             ? RecordJson.Mutation(StatusCodes.Status200OK, result.Records!)
             : OutcomeError(result, projectId, datasetId, "/data/attributes/records").ToResult();
     }
 
     public static async Task<Results<NoContent, ErrorResult>> DeleteAsync(
-        string projectId, string datasetId, HttpContext context, IRecordStore records, IOptions<DatasetOptions> options, TimeProvider time)
+        string projectId, string datasetId, HttpContext context, IRecordStore records, HoldChecker holds, IOptions<DatasetOptions> options, TimeProvider time)
     {
         var (attributes, _, error) = await JsonApi.ReadDataAsync(context, Type);
         if (error is not null)
@@ -136,19 +146,25 @@ public static class RecordEndpoints
         }
 
         var (ids, idsError) = IdList.Read(attributes!, "record_ids", options.Value.MaxDeleteIds);
+        // The list is a set (IdList drops repeats), as for the other delete endpoints.
         if (idsError is not null)
         {
             return idsError.ToResult();
         }
 
-        var result = await records.DeleteAsync(projectId, datasetId, ids, Actor(context), Now(time), Guid.NewGuid().ToString(), context.RequestAborted);
-        return result.Outcome == RecordOutcome.Done
-            ? TypedResults.NoContent()
-            : OutcomeError(result, projectId, datasetId, "/data/attributes/record_ids").ToResult();
+        var actor = Actor(context);
+        var result = await records.DeleteAsync(projectId, datasetId, ids, actor, Now(time), Guid.NewGuid().ToString(), HoldCheck(holds, actor.OrgId, projectId, datasetId), context.RequestAborted);
+        if (result.Outcome != RecordOutcome.Done)
+        {
+            return OutcomeError(result, projectId, datasetId, "/data/attributes/record_ids").ToResult();
+        }
+
+        SetJobHeader(context, result);
+        return TypedResults.NoContent();
     }
 
     public static async Task<IResult> BatchUpdateAsync(
-        string projectId, string datasetId, HttpContext context, IRecordStore records, IOptions<DatasetOptions> options, TimeProvider time)
+        string projectId, string datasetId, HttpContext context, IRecordStore records, HoldChecker holds, IOptions<DatasetOptions> options, TimeProvider time)
     {
         var (attributes, data, error) = await JsonApi.ReadDataAsync(context, DatasetEndpoints.Type);
         if (error is not null)
@@ -207,14 +223,59 @@ public static class RecordEndpoints
             updates.Add(patch!);
         }
 
+        if ((DuplicateId(updates.Select(u => u.Id).ToList(), $"{at}/update_records", "/id") ?? DuplicateId(deleteIds ?? [], $"{at}/delete_records", "")) is { } duplicate)
+        {
+            return duplicate.ToResult();
+        }
+
+        var actor = Actor(context);
         var result = await records.ApplyAsync(
-            projectId, datasetId, new RecordBatch(inserts, updates, deleteIds ?? [], NewVersion: newVersion), Actor(context), Now(time), NewRecordId, context.RequestAborted);
-        return result.Outcome == RecordOutcome.Done
-            ? RecordJson.Mutation(StatusCodes.Status200OK, result.Records!)
-            : OutcomeError(result, projectId, datasetId, null).ToResult();
+            projectId, datasetId, new RecordBatch(inserts, updates, deleteIds ?? [], NewVersion: newVersion), actor, Now(time), NewRecordId,
+            HoldCheck(holds, actor.OrgId, projectId, datasetId), context.RequestAborted);
+        if (result.Outcome != RecordOutcome.Done)
+        {
+            return OutcomeError(result, projectId, datasetId, null).ToResult();
+        }
+
+        SetJobHeader(context, result);
+        return RecordJson.Mutation(StatusCodes.Status200OK, result.Records!);
     }
 
     internal static string NewRecordId() => "rec-" + Guid.NewGuid().ToString();
+
+    /// <summary>
+    /// The hold that forbids deleting records of the dataset: one on the dataset, or on its project
+    /// (asked of the lifecycle's hold checker inside the delete's transaction).
+    /// </summary>
+    internal static RecordHoldCheck HoldCheck(HoldChecker holds, string orgId, string projectId, string datasetId) => async (connection, transaction, cancellationToken) =>
+        (await holds.FindAsync(connection, transaction, DatasetCascade.Kind, datasetId, orgId, cancellationToken)
+            ?? await holds.FindAsync(connection, transaction, ProjectCascade.Kind, projectId, orgId, cancellationToken)) is { } hold
+            ? new RecordHold(hold.Kind, hold.Id, hold.Reason)
+            : null;
+
+    /// <summary>A 400 at the second occurrence of an id that a list names twice (nothing is applied).</summary>
+    internal static ApiError? DuplicateId(IReadOnlyList<string> ids, string listPointer, string suffix)
+    {
+        var first = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < ids.Count; i++)
+        {
+            if (!first.TryAdd(ids[i], i))
+            {
+                return JsonApi.Invalid($"{listPointer}/{i}{suffix}",
+                    $"Item {i} names record '{ids[i]}' again (first at item {first[ids[i]]}); each record id may appear once per list. Nothing was applied.");
+            }
+        }
+
+        return null;
+    }
+
+    private static void SetJobHeader(HttpContext context, RecordBatchResult result)
+    {
+        if (result.JobId is not null)
+        {
+            context.Response.Headers[Deletions.JobHeader] = result.JobId;
+        }
+    }
 
     internal static RecordActor Actor(HttpContext context) => new(ProjectEndpoints.Org(context), context.User.Actor());
 
@@ -243,6 +304,10 @@ public static class RecordEndpoints
         RecordOutcome.InsertIdExists => JsonApi.Invalid(
             $"{itemsPointer ?? "/data/attributes/insert_records"}/{result.FailedIndex}/id",
             $"Item {result.FailedIndex} inserts a record id that the dataset (or this request) already has; update it instead, or leave 'id' out to get a new one. Nothing was applied."),
+        RecordOutcome.DraftLocked => DatasetEndpoints.DraftLockedByOther(datasetId, result.Lock!.UserId, result.Lock.UserName, result.Lock.Since),
+        RecordOutcome.Held => new ApiError(StatusCodes.Status403Forbidden, "LegalHold",
+            $"Records of dataset '{datasetId}' cannot be deleted: the {result.Hold!.Kind} '{result.Hold.Id}' is under legal hold (reason: {result.Hold.Reason}); " +
+            $"clear the hold with DELETE /runledger/v1/holds/{result.Hold.Kind}/{result.Hold.Id} before deleting. Nothing was applied."),
         _ => throw new InvalidOperationException($"Outcome {result.Outcome} has no error."),
     };
 

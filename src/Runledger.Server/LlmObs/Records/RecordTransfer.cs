@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -90,8 +91,15 @@ public static class RecordTransfer
         return Results.Empty;
     }
 
+    /// <summary>
+    /// The upload is atomic: the CSV is read and checked in full first (a bad row is an <c>error</c>
+    /// event and nothing is written), then every row is applied in ONE transaction with one new
+    /// version, <c>Datasets:UploadBatchSize</c> rows at a time with a <c>progress</c> event after each;
+    /// nobody sees any of it until <c>completed</c>. A failure while applying rolls all of it back and
+    /// is an <c>error</c> event. <c>records_created</c> counts new records, not overwritten ones.
+    /// </summary>
     public static async Task<IResult> UploadAsync(
-        string projectId, string datasetId, HttpContext context, IDatasetStore datasets, IRecordStore records, IOptions<DatasetOptions> options, TimeProvider time)
+        string projectId, string datasetId, HttpContext context, IDatasetStore datasets, IRecordStore records, IOptions<DatasetOptions> options, TimeProvider time, ILogger<RecordStore> log)
     {
         var query = context.Request.Query;
         var (deduplicate, dedupError) = BoolParameter(query, "deduplicate", false);
@@ -102,18 +110,22 @@ public static class RecordTransfer
         }
 
         var uploadTags = query["tags"].Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).ToList();
-        var (_, missing) = await DatasetEndpoints.ResolveAsync(context, datasets, projectId, datasetId);
+        var (dataset, missing) = await DatasetEndpoints.ResolveAsync(context, datasets, projectId, datasetId);
         if (missing is not null)
         {
             return missing.ToResult();
         }
 
+        var actor = RecordEndpoints.Actor(context);
+        if (dataset!.DraftUserId is not null && dataset.DraftUserId != actor.Actor)
+        {
+            return DatasetEndpoints.DraftLockedByOther(datasetId, dataset.DraftUserId, dataset.DraftUserName, dataset.DraftSince ?? 0).ToResult();
+        }
+
         var boundary = Boundary(context.Request.ContentType);
         if (boundary is null)
         {
-            return new ApiError(StatusCodes.Status415UnsupportedMediaType, "UnsupportedMediaType",
-                "Send the CSV as multipart/form-data with one part named 'file'.")
-            { Header = "Content-Type" }.ToResult();
+            return (ApiError.BadRequest("InvalidRequest", "Send the CSV as multipart/form-data with one part named 'file'.") with { Header = "Content-Type" }).ToResult();
         }
 
         // From here on the answer is a 200 event stream; failures become an 'error' event.
@@ -121,8 +133,8 @@ public static class RecordTransfer
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
-        var processed = 0L;
-        var created = 0L;
+        const string nothing = "Nothing was written.";
+        List<RecordInsert> rows;
         try
         {
             var multipart = new MultipartReader(boundary, context.Request.Body);
@@ -151,73 +163,47 @@ public static class RecordTransfer
                 return Results.Empty;
             }
 
-            var batchSize = options.Value.UploadBatchSize;
-            var batch = new List<RecordInsert>(batchSize);
-            var batchIds = new HashSet<string>(StringComparer.Ordinal);
-            var versionCreated = false;
+            rows = [];
             while (await csv.ReadRowAsync(context.RequestAborted) is { } row)
             {
-                if (row.All(string.IsNullOrEmpty))
+                if (!row.All(string.IsNullOrEmpty))
                 {
-                    continue;
+                    rows.Add(ReadRow(row, index, inputColumn, uploadTags, csv.Line));
                 }
-
-                var insert = ReadRow(row, index, inputColumn, uploadTags, csv.Line);
-                if (batch.Count == batchSize || (insert.Id is not null && batchIds.Contains(insert.Id)))
-                {
-                    if (!await FlushAsync())
-                    {
-                        return Results.Empty;
-                    }
-                }
-
-                batch.Add(insert);
-                if (insert.Id is not null)
-                {
-                    batchIds.Add(insert.Id);
-                }
-            }
-
-            if (batch.Count > 0 && !await FlushAsync())
-            {
-                return Results.Empty;
-            }
-
-            await EventAsync(response, "completed", writer => writer.WriteNumber("records_created", created), context.RequestAborted);
-            return Results.Empty;
-
-            async Task<bool> FlushAsync()
-            {
-                // One version for the whole upload: the first batch that changes something creates
-                // it, later batches add to it.
-                var result = await records.ApplyAsync(
-                    projectId, datasetId,
-                    new RecordBatch(batch, [], [], NewVersion: !versionCreated, Deduplicate: deduplicate, ExistingIds: overwrite ? ExistingIdPolicy.Overwrite : ExistingIdPolicy.Skip),
-                    RecordEndpoints.Actor(context), RecordEndpoints.Now(time), RecordEndpoints.NewRecordId, context.RequestAborted);
-                if (result.Outcome != RecordOutcome.Done)
-                {
-                    await EventAsync(response, "error", Message($"{RecordEndpoints.OutcomeError(result, projectId, datasetId, null).Message} {created} records were written before this."), context.RequestAborted);
-                    return false;
-                }
-
-                versionCreated |= result.VersionCreated;
-                processed += batch.Count;
-                created += result.Records!.Count;
-                batch.Clear();
-                batchIds.Clear();
-                await EventAsync(response, "progress", writer =>
-                {
-                    writer.WriteNumber("records_processed", processed);
-                    writer.WriteNumber("records_created", created);
-                }, context.RequestAborted);
-                return true;
             }
         }
         catch (Exception ex) when (ex is FormatException or InvalidDataException or IOException && !context.RequestAborted.IsCancellationRequested)
         {
-            await EventAsync(response, "error", Message($"{ex.Message} {created} records were written before this."), context.RequestAborted);
+            await EventAsync(response, "error", Message($"{ex.Message} {nothing}"), context.RequestAborted);
             return Results.Empty;
         }
+
+        try
+        {
+            var result = await records.UploadAsync(
+                projectId, datasetId, new RecordUpload(rows, deduplicate, overwrite, options.Value.UploadBatchSize), actor, RecordEndpoints.Now(time), RecordEndpoints.NewRecordId,
+                (processed, created) => EventAsync(response, "progress", writer =>
+                {
+                    writer.WriteNumber("records_processed", processed);
+                    writer.WriteNumber("records_created", created);
+                }, context.RequestAborted),
+                context.RequestAborted);
+            if (result.Outcome != RecordOutcome.Done)
+            {
+                await EventAsync(response, "error", Message($"{RecordEndpoints.OutcomeError(result, projectId, datasetId, null).Message} {nothing}"), context.RequestAborted);
+                return Results.Empty;
+            }
+
+            await EventAsync(response, "completed", writer => writer.WriteNumber("records_created", result.Created), context.RequestAborted);
+        }
+        catch (DbException ex) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            // The transaction rolled back: say so in the stream (the status line is long gone).
+            log.LogError(ex, "CSV upload into dataset {DatasetId} failed while writing", datasetId);
+            await EventAsync(response, "error", Message($"The records could not be stored ({ex.GetType().Name}); the upload was rolled back. {nothing}"), context.RequestAborted);
+        }
+
+        return Results.Empty;
     }
 
     /// <summary>Text that is a JSON object or array is that JSON; any other text is a string.</summary>
