@@ -46,6 +46,7 @@ internal sealed class PostgresDialect : SqlDialect
     // Arbitrary but fixed keys for pg_advisory_lock: one for migrations, one for the audit chain.
     private const long MigrationLockKey = 0x52756E6C6467_01;
     private const long AuditLockKey = 0x52756E6C6467_02;
+    private const long HoldLockKey = 0x52756E6C6467_03;
 
     public override string SkipLockedClause => " FOR UPDATE SKIP LOCKED";
 
@@ -96,6 +97,19 @@ internal sealed class PostgresDialect : SqlDialect
     public override async Task LockAuditChainAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({AuditLockKey})", (NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public override async Task<bool> TryLockAuditChainAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"SELECT pg_try_advisory_xact_lock({AuditLockKey})", (NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    public override async Task LockHoldsAsync(DbConnection connection, DbTransaction transaction, bool exclusive, CancellationToken cancellationToken)
+    {
+        var function = exclusive ? "pg_advisory_xact_lock" : "pg_advisory_xact_lock_shared";
+        await using var command = new NpgsqlCommand($"SELECT {function}({HoldLockKey})", (NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

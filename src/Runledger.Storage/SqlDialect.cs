@@ -44,6 +44,26 @@ public abstract class SqlDialect
     /// <summary>Serialises appends to the hash-chained audit log inside the current transaction.</summary>
     public abstract Task LockAuditChainAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// As <see cref="LockAuditChainAsync"/>, but never waits: false when another transaction holds the
+    /// chain. A transaction that already holds row locks uses this, so it never waits for the chain
+    /// while a holder of the chain waits for its rows (the chain is otherwise always taken first).
+    /// </summary>
+    public virtual async Task<bool> TryLockAuditChainAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        await LockAuditChainAsync(connection, transaction, cancellationToken);
+        return true;
+    }
+
+    /// <summary>
+    /// Orders legal-hold changes against deletes in the current transaction: setting a hold takes it
+    /// exclusively, a cascade batch that checked for holds shares it, so a hold committed meanwhile is
+    /// seen by the next batch and none removes a held row. Taken before the audit chain and any row lock.
+    /// No-op where write transactions already exclude each other (SQLite).
+    /// </summary>
+    public virtual Task LockHoldsAsync(DbConnection connection, DbTransaction transaction, bool exclusive, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
+
     /// <summary>Held while migrations run so that several nodes can start at once.</summary>
     public abstract Task<IAsyncDisposable> AcquireMigrationLockAsync(DbConnection connection, CancellationToken cancellationToken);
 }

@@ -93,6 +93,32 @@ public abstract class AdminJobTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task ListJobs_ByProject_JobsScheduledWithThatParent()
+    {
+        var prefix = "proj-" + Guid.NewGuid().ToString("N")[..6];
+        var scheduler = Server.Service<DeletionScheduler>();
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            await (await Server.Admin.PostAsync("/v2/admin/resourceGroups", Http.Json($$"""{"resourceGroupId":"{{prefix}}-{{i}}"}"""))).ExpectAsync(HttpStatusCode.Accepted);
+            var result = await scheduler.ScheduleManyAsync(
+                "resource_group", [$"{prefix}-{i}"], $"{prefix}-{i}", "test", new ScheduleOptions(Parent: i < 2 ? $"{prefix}-p" : null), CancellationToken.None);
+            ids.Add(Assert.IsType<ScheduleResult.Scheduled>(result.Single()).JobId);
+        }
+
+        var mine = await (await Server.Admin.GetAsync($"/runledger/v1/deletions?project={prefix}-p")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal([ids[1], ids[0]], mine["jobs"]!.AsArray().Select(j => (string?)j!["id"]));
+        Assert.All(mine["jobs"]!.AsArray(), j => Assert.Equal($"{prefix}-p", (string?)j!["parent"]));
+        var other = await (await Server.Admin.GetAsync($"/runledger/v1/deletions/{ids[2]}")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Null(other["parent"]);
+        Assert.False(other.AsObject().ContainsKey("parent"));
+        foreach (var id in ids)
+        {
+            await Server.WaitForJobAsync(id);
+        }
+    }
+
+    [Fact]
     public async Task AdminApi_WithoutAdminScope_403()
     {
         var token = await Server.AddCredentialAsync(Storage.Credentials.CredentialKinds.BearerToken, "read write");
@@ -152,6 +178,7 @@ public sealed class JobRetryTests
         Assert.True(await worker.RunOnceAsync(CancellationToken.None));
         job = await JobAsync(server, jobId);
         Assert.Equal(1, (long)job["attempts"]!);
+        Assert.Equal("queued", (string?)job["state"]); // waiting out its backoff, not running
         Assert.Equal(Start.AddSeconds(10), (DateTimeOffset)job["nextAttemptAt"]!);
         Assert.Contains("execution_logs", (string?)job["error"], StringComparison.Ordinal);
         Assert.Null(job["leaseOwner"]);
@@ -164,6 +191,7 @@ public sealed class JobRetryTests
         Assert.True(await worker.RunOnceAsync(CancellationToken.None));
         job = await JobAsync(server, jobId);
         Assert.Equal(2, (long)job["attempts"]!);
+        Assert.Equal("queued", (string?)job["state"]);
         Assert.Equal(Start.AddSeconds(10 + 15), (DateTimeOffset)job["nextAttemptAt"]!); // 20 s, capped at RetryMaxSeconds
 
         clock.Advance(TimeSpan.FromSeconds(14));

@@ -110,6 +110,50 @@ public sealed class AuditTests
     [Theory]
     [InlineData(Provider.Sqlite)]
     [InlineData(Provider.Postgres)]
+    public async Task Audit_TailCut_VerifyNamesTheFirstMissingSeq(Provider provider)
+    {
+        await using var server = await TestServer.StartAsync(provider);
+        foreach (var name in new[] { "tail-a", "tail-b" })
+        {
+            await (await server.Admin.PostAsync("/v2/admin/resourceGroups", Http.Json($$"""{"resourceGroupId":"{{name}}"}"""))).ExpectAsync(HttpStatusCode.Accepted);
+            var response = await server.Admin.DeleteAsync($"/v2/admin/resourceGroups/{name}");
+            await server.WaitForJobAsync(response.JobId());
+        }
+
+        var entries = (await (await server.Admin.GetAsync("/runledger/v1/audit")).ExpectAsync(HttpStatusCode.OK))["entries"]!.AsArray();
+        Assert.Equal(4, entries.Count);
+        var ok = await (await server.Admin.GetAsync("/runledger/v1/audit/verify")).ExpectAsync(HttpStatusCode.OK);
+        Assert.True((bool)ok["ok"]!, ok.ToJsonString());
+
+        // The newest entry is cut off: every remaining entry still links up, but the anchor knows better.
+        var last = (long)entries[3]!["seq"]!;
+        var kept = (long)entries[2]!["seq"]!;
+        var lastHash = (string)entries[3]!["hash"]!;
+        await using (var connection = await server.Service<IDatabase>().OpenAsync(CancellationToken.None))
+        {
+            Assert.Equal(1, await connection.ExecuteAsync("DELETE FROM audit_log WHERE seq = @last", new { last }));
+        }
+
+        var broken = await (await server.Admin.GetAsync("/runledger/v1/audit/verify")).ExpectAsync(HttpStatusCode.OK);
+        Http.AssertJson(
+            $$"""{"ok":false,"entries":3,"firstBadSeq":{{last}},"detail":"The audit log ends at entry {{kept}}, but its anchor records entry {{last}} ('{{lastHash[..12]}}…') as the newest: the entries after {{kept}} were removed."}""",
+            broken);
+
+        // Everything cut: still named.
+        await using (var connection = await server.Service<IDatabase>().OpenAsync(CancellationToken.None))
+        {
+            Assert.Equal(3, await connection.ExecuteAsync("DELETE FROM audit_log"));
+        }
+
+        var empty = await (await server.Admin.GetAsync("/runledger/v1/audit/verify")).ExpectAsync(HttpStatusCode.OK);
+        Http.AssertJson(
+            $$"""{"ok":false,"entries":0,"firstBadSeq":1,"detail":"The audit log is empty, but its anchor records entry {{last}} ('{{lastHash[..12]}}…') as the newest: every entry was removed."}""",
+            empty);
+    }
+
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
     public async Task Audit_BadCursor_400(Provider provider)
     {
         await using var server = await TestServer.StartAsync(provider);

@@ -102,6 +102,9 @@ public abstract class HoldTests(LifecycleServer fixture)
         var job = await (await Server.Admin.GetAsync($"/runledger/v1/deletions/{response.JobId()}")).ExpectAsync(HttpStatusCode.OK);
         Assert.StartsWith($"waiting: The execution '{group}-ex-1' cannot be deleted: the resource_group '{group}' is under legal hold", (string?)job["error"], StringComparison.Ordinal);
         Assert.Equal(0, (long)job["attempts"]!);
+        Assert.Equal("queued", (string?)job["state"]);
+        Assert.Null(job["leaseOwner"]);
+        Assert.Equal(fixture.Clock.GetUtcNow().Add(Runledger.Server.Lifecycle.DeletionWorker.HeldRecheck), (DateTimeOffset)job["nextAttemptAt"]!);
 
         await (await Server.Admin.DeleteAsync($"/runledger/v1/holds/resource_group/{group}")).ExpectAsync(HttpStatusCode.NoContent);
         fixture.Clock.Advance(Runledger.Server.Lifecycle.DeletionWorker.HeldRecheck);

@@ -81,26 +81,41 @@ public sealed class MultiNodeTestsOnPostgres
                 Assert.All(finishes, f => Assert.Equal(1, f.Count));
             }
 
+            // A bystander: another group's executions and metrics, and the rest of this group, must come through untouched.
+            await (await a.PostAsync("/v2/admin/resourceGroups", Http.Json("""{"resourceGroupId":"bystander"}"""))).ExpectAsync(HttpStatusCode.Accepted);
+            await Seed.OwnedRowsAsync(database, "bystander", 50);
+            await MetricSeed.ResourceAsync(database, "bystander", "mr-bystander", "bystander-ex-1", points: 5000, attributes: 5);
+            var untouched = await UntouchedAsync(database, nodes[1], executions.Skip(1).ToList());
+
             // A large cascade: one metric resource with 200,000 points, seeded directly.
             var execution = executions[0];
             await SeedMetricsAsync(database, "mr-multi", execution);
+
+            // The test locks one point half-way: the cascade commits batches up to it and then waits, so
+            // the job cannot finish before the kill, whichever node runs it and however fast.
+            await using var blocker = await database.OpenAsync(CancellationToken.None);
+            var blocked = await blocker.BeginTransactionAsync();
+            Assert.Single((await blocker.QueryAsync<long>(
+                "SELECT ts FROM metric_points WHERE resource_id = 'mr-multi' AND ts = @middle FOR UPDATE", new { middle = (long)Points / 2 }, blocked)));
             var response = await a.DeleteAsync($"/v2/lm/metrics?executionId={execution}");
             await response.ExpectAsync(HttpStatusCode.OK);
             var bigJob = response.JobId();
 
-            // Whichever node claimed it is killed as soon as the cascade is visibly under way.
+            // Whichever node claimed it is killed once the cascade is visibly under way.
             string owner;
             using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
             {
                 while (true)
                 {
                     var job = await (await a.GetAsync($"/runledger/v1/deletions/{bigJob}", timeout.Token)).ExpectAsync(HttpStatusCode.OK);
-                    Assert.NotEqual("done", (string?)job["state"]);
+                    Assert.True((string?)job["state"] is "queued" or "running", job.ToJsonString());
                     if ((long)job["rowsRemoved"]! > 0 && (string?)job["leaseOwner"] is { } leaseOwner)
                     {
                         owner = leaseOwner;
                         break;
                     }
+
+                    await Task.Delay(20, timeout.Token);
                 }
             }
 
@@ -108,20 +123,25 @@ public sealed class MultiNodeTestsOnPostgres
             var survivor = nodes.Single(n => n != victim);
             await victim.KillAsync();
 
+            // One snapshot: what is left, what the job says it removed, and who holds it.
             var seeded = Points + Attributes;
-            var afterKill = await database.OpenAsync(CancellationToken.None);
-            long left;
-            long removedAtKill;
-            await using (afterKill)
+            (long Left, long Removed, string Owner) atKill;
+            await using (var afterKill = await database.OpenAsync(CancellationToken.None))
             {
-                left = await afterKill.ExecuteScalarAsync<long>(
-                    "SELECT (SELECT COUNT(*) FROM metric_points WHERE resource_id = 'mr-multi') + (SELECT COUNT(*) FROM metric_attributes WHERE resource_id = 'mr-multi')");
-                removedAtKill = await afterKill.ExecuteScalarAsync<long>("SELECT rows_removed FROM deletion_jobs WHERE id = @bigJob", new { bigJob });
-                Assert.Equal(owner, await afterKill.ExecuteScalarAsync<string>("SELECT lease_owner FROM deletion_jobs WHERE id = @bigJob", new { bigJob }));
+                atKill = await afterKill.QuerySingleAsync<(long, long, string)>(
+                    """
+                    SELECT (SELECT COUNT(*) FROM metric_points WHERE resource_id = 'mr-multi') + (SELECT COUNT(*) FROM metric_attributes WHERE resource_id = 'mr-multi'),
+                           rows_removed, lease_owner
+                    FROM deletion_jobs WHERE id = @bigJob
+                    """,
+                    new { bigJob });
             }
 
-            Assert.InRange(left, 1, seeded - 1);
-            Assert.Equal(seeded - left, removedAtKill);
+            Assert.Equal(owner, atKill.Owner);
+            Assert.InRange(atKill.Left, Points / 2, seeded - 1);
+            Assert.Equal(seeded - atKill.Left, atKill.Removed);
+            await blocked.RollbackAsync();
+            await blocked.DisposeAsync();
 
             using var survivorClient = GroupClient(survivor);
             var finished = await Jobs.WaitForJobAsync(survivorClient, bigJob, timeoutSeconds: 120);
@@ -142,6 +162,7 @@ public sealed class MultiNodeTestsOnPostgres
             var verify = await (await survivorClient.GetAsync("/runledger/v1/audit/verify")).ExpectAsync(HttpStatusCode.OK);
             Assert.True((bool)verify["ok"]!, verify.ToJsonString());
             Http.AssertJson("""{"count":0,"resources":[]}""", await (await survivorClient.GetAsync($"/v2/lm/metrics?executionIds={execution}")).ExpectAsync(HttpStatusCode.OK));
+            Assert.Equal(untouched, await UntouchedAsync(database, survivor, executions.Skip(1).ToList()));
         }
         finally
         {
@@ -152,6 +173,27 @@ public sealed class MultiNodeTestsOnPostgres
 
             await Postgres.DropDatabaseAsync(postgres);
         }
+    }
+
+    /// <summary>What must survive the cascade: the bystander group's rows and API reads, and this group's other executions with their logs.</summary>
+    private static async Task<string> UntouchedAsync(PostgresDatabase database, ServerProcess node, IReadOnlyList<string> otherExecutions)
+    {
+        await using var connection = await database.OpenAsync(CancellationToken.None);
+        var rows = await connection.QuerySingleAsync<(long, long, long, long, long, long)>(
+            """
+            SELECT (SELECT COUNT(*) FROM executions WHERE resource_group = 'bystander'),
+                   (SELECT COUNT(*) FROM execution_logs WHERE resource_group = 'bystander'),
+                   (SELECT COUNT(*) FROM metric_points WHERE resource_id = 'mr-bystander'),
+                   (SELECT COUNT(*) FROM metric_attributes WHERE resource_id = 'mr-bystander'),
+                   (SELECT COUNT(*) FROM executions WHERE id = ANY(@others)),
+                   (SELECT COUNT(*) FROM execution_logs WHERE execution_id = ANY(@others))
+            """,
+            new { others = otherExecutions.ToArray() });
+        using var bystander = node.NewClient();
+        bystander.DefaultRequestHeaders.Add("AI-Resource-Group", "bystander");
+        var executionsRead = await (await bystander.GetAsync("/v2/lm/executions?$top=1000")).ExpectAsync(HttpStatusCode.OK);
+        var metricsRead = await (await bystander.GetAsync("/v2/lm/metrics?executionIds=bystander-ex-1")).ExpectAsync(HttpStatusCode.OK);
+        return $"{rows} {executionsRead.ToJsonString()} {metricsRead.ToJsonString()}";
     }
 
     private static HttpClient GroupClient(ServerProcess node)

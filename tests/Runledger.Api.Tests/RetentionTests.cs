@@ -22,6 +22,12 @@ public abstract class RetentionTests(LifecycleServer fixture)
         return run["results"]!.AsArray().Single(r => (string?)r!["scopeId"] == group)!;
     }
 
+    private async Task<List<string>> RefusalsAsync(string kind, string id)
+    {
+        var audit = await (await Server.Admin.GetAsync($"/runledger/v1/audit?targetKind={kind}&targetId={id}")).ExpectAsync(HttpStatusCode.OK);
+        return audit["entries"]!.AsArray().Where(e => (string?)e!["action"] == "deletion.refused").Select(e => (string)e!["detail"]!).ToList();
+    }
+
     private static List<string> Ids(JsonNode outcome) => outcome["targets"]!.AsArray().Select(t => (string)t!["id"]!).Order(StringComparer.Ordinal).ToList();
 
     private async Task SetExecutionAsync(string id, string status, DateTimeOffset completed)
@@ -135,9 +141,65 @@ public abstract class RetentionTests(LifecycleServer fixture)
 
         await fixture.RunWorkerAsync();
         Assert.Equal(rows, await fixture.RowsAsync(group));
-        var audit = await (await Server.Admin.GetAsync($"/runledger/v1/audit?targetKind=metric_points_expired&targetId={group}")).ExpectAsync(HttpStatusCode.OK);
-        Assert.Equal("deletion.refused", (string?)audit["entries"]!.AsArray().Single()!["action"]);
-        Assert.Equal("retention", (string?)audit["entries"]!.AsArray().Single()!["actor"]);
+
+        // Held targets are reported by the run, not refused one by one on every run.
+        var again = await (await Server.Admin.PostAsync("/runledger/v1/retention/run?dryRun=false", null)).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal(2, again["results"]!.AsArray().Single(r => (string?)r!["scopeId"] == group && (string?)r["policy"] == "terminal_executions")!["refused"]!.AsArray().Count);
+        Assert.Empty(await RefusalsAsync("metric_points_expired", group));
+        Assert.Empty(await RefusalsAsync("execution", $"{group}-ex-1"));
+        var runEntry = await (await Server.Admin.GetAsync($"/runledger/v1/audit?targetKind=retention&targetId={(string)again["runId"]!}")).ExpectAsync(HttpStatusCode.OK);
+        var detail = (string)runEntry["entries"]!.AsArray().Single()!["detail"]!;
+        Assert.Contains($"resource_group {group} terminal_executions: 0 scheduled, 2 refused", detail, StringComparison.Ordinal);
+        Assert.Contains($"resource_group {group} metrics: 0 scheduled, 1 refused", detail, StringComparison.Ordinal);
+        Assert.Contains($"under legal hold: resource_group '{group}'", detail, StringComparison.Ordinal);
+        Assert.Equal(rows, await fixture.RowsAsync(group));
+    }
+
+    [Fact]
+    public async Task Metrics_OpenJobNotScheduledTwice_HeldExecutionKeepsItsPoints_RunAndPolicyChangesAudited()
+    {
+        var group = await fixture.SeedGroupAsync(executions: 2);
+        var now = fixture.Clock.GetUtcNow();
+        var days = (long)(now - DateTimeOffset.Parse("2026-11-10T00:00:00Z", CultureInfo.InvariantCulture)).TotalDays;
+        await (await Server.Admin.PutAsync($"/runledger/v1/holds/execution/{group}-ex-1?scope={group}", Http.Json("""{"reason":"case 9"}"""))).ExpectAsync(HttpStatusCode.Created);
+        await (await PutPolicyAsync(group, "metrics", days)).ExpectAsync(HttpStatusCode.Created);
+
+        var first = await (await Server.Admin.PostAsync("/runledger/v1/retention/run?dryRun=false", null)).ExpectAsync(HttpStatusCode.OK);
+        var runId = (string)first["runId"]!;
+        var jobId = (string)first["results"]!.AsArray().Single(r => (string?)r!["scopeId"] == group)!["jobs"]!.AsArray().Single()!;
+
+        // The job is open: neither another run nor a dry run offers the group again.
+        Assert.Empty(Ids(await RunAsync(dryRun: false, group)));
+        Assert.Empty(Ids(await RunAsync(dryRun: true, group)));
+        var open = await (await Server.Admin.GetAsync($"/runledger/v1/deletions?kind=metric_points_expired&targetId={group}")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal([jobId], open["jobs"]!.AsArray().Select(j => (string?)j!["id"]));
+
+        // Its audit entry, written with the job, names the run that asked.
+        var requested = (await (await Server.Admin.GetAsync($"/runledger/v1/audit?jobId={jobId}")).ExpectAsync(HttpStatusCode.OK))["entries"]![0]!;
+        Assert.Equal("deletion.requested", (string?)requested["action"]);
+        Assert.Equal($"retention run {runId}: resource_group {group} metrics older than {days} days", (string?)requested["detail"]);
+
+        await fixture.RunWorkerAsync();
+        var job = await (await Server.Admin.GetAsync($"/runledger/v1/deletions/{jobId}")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal("done", (string?)job["state"]);
+        Assert.Equal(1, (long)job["removed"]!["metric_points"]!);
+        using var client = Server.InGroup(group);
+        var held = await (await client.GetAsync($"/v2/lm/metrics?executionIds={group}-ex-1")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal(2, held["resources"]![0]!["metrics"]!.AsArray().Count);
+        var other = await (await client.GetAsync($"/v2/lm/metrics?executionIds={group}-ex-2")).ExpectAsync(HttpStatusCode.OK);
+        Http.AssertJson("""[{"name":"loss","value":0.25,"timestamp":"2026-11-20T00:00:03.000Z","step":3}]""", other["resources"]![0]!["metrics"]!);
+
+        // Only the held execution's old point is left, so nothing is offered until the hold is cleared.
+        Assert.Empty(Ids(await RunAsync(dryRun: true, group)));
+        await (await Server.Admin.DeleteAsync($"/runledger/v1/holds/execution/{group}-ex-1")).ExpectAsync(HttpStatusCode.NoContent);
+        Assert.Equal([group], Ids(await RunAsync(dryRun: true, group)));
+
+        await (await Server.Admin.DeleteAsync($"/runledger/v1/retention/resource_group/{group}/metrics")).ExpectAsync(HttpStatusCode.NoContent);
+        var audit = await (await Server.Admin.GetAsync($"/runledger/v1/audit?targetKind=resource_group&targetId={group}")).ExpectAsync(HttpStatusCode.OK);
+        var changes = audit["entries"]!.AsArray().Where(e => ((string)e!["action"]!).StartsWith("retention.", StringComparison.Ordinal)).ToList();
+        Assert.Equal(["retention.policy_set", "retention.policy_cleared"], changes.Select(e => (string?)e!["action"]));
+        Assert.Equal([$"metrics: older than {days} days", $"metrics: was older than {days} days"], changes.Select(e => (string?)e!["detail"]));
+        Assert.All(changes, e => Assert.Equal("env-admin-token", (string?)e!["actor"]));
     }
 
     [Fact]

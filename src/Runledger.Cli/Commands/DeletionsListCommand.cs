@@ -11,6 +11,7 @@ internal sealed class DeletionsListCommand : ApiCommand
     private readonly Option<string?> _kind = new("--kind") { Description = "The kind deleted, e.g. resource_group, execution, metrics." };
     private readonly Option<string?> _scope = new("--scope") { Description = "The resource group (AI API) or organisation (LLM Obs) the target lives in." };
     private readonly Option<string?> _target = new("--target") { Description = "The id of the deleted thing." };
+    private readonly Option<string?> _project = new("--project") { Description = "The LLM Obs project the deleted thing belongs to (jobs scheduled with a parent)." };
     private readonly Option<string?> _from = new("--from") { HelpName = "TIME", Description = "Requested at or after this ISO 8601 time." };
     private readonly Option<string?> _to = new("--to") { HelpName = "TIME", Description = "Requested before this ISO 8601 time." };
     private readonly Option<int> _limit = new("--limit") { Description = "Jobs per page (1-1000).", DefaultValueFactory = _ => 100 };
@@ -24,6 +25,7 @@ internal sealed class DeletionsListCommand : ApiCommand
         Options.Add(_kind);
         Options.Add(_scope);
         Options.Add(_target);
+        Options.Add(_project);
         Options.Add(_from);
         Options.Add(_to);
         Options.Add(_limit);
@@ -39,6 +41,7 @@ internal sealed class DeletionsListCommand : ApiCommand
             ("kind", parse.GetValue(_kind)),
             ("scope", parse.GetValue(_scope)),
             ("targetId", parse.GetValue(_target)),
+            ("project", parse.GetValue(_project)),
             ("from", parse.GetValue(_from)),
             ("to", parse.GetValue(_to)),
             ("limit", parse.GetValue(_limit).ToString(System.Globalization.CultureInfo.InvariantCulture)));

@@ -7,8 +7,8 @@ using Spectre.Console;
 namespace Runledger.Cli.Commands;
 
 /// <summary>
-/// <c>runledger deletions watch JOB</c>: polls the job until it is done (exit 0) or failed (exit 4),
-/// with a live progress bar of rows removed out of removed + left.
+/// <c>runledger deletions watch JOB</c>: polls the job until it ends: done or restored (exit 0), failed or
+/// any other end state (exit 4), with a live progress bar of rows removed out of removed + left.
 /// </summary>
 internal sealed class DeletionsWatchCommand : ApiCommand
 {
@@ -28,7 +28,7 @@ internal sealed class DeletionsWatchCommand : ApiCommand
     };
 
     public DeletionsWatchCommand(CliEnvironment environment)
-        : base(environment, "watch", "Follow a deletion job with a live progress bar until it is done (exit 0) or failed (exit 4).")
+        : base(environment, "watch", "Follow a deletion job with a live progress bar until it ends: done or restored (exit 0), failed (exit 4).")
     {
         Arguments.Add(_job);
         Options.Add(_interval);
@@ -96,11 +96,27 @@ internal sealed class DeletionsWatchCommand : ApiCommand
             return ExitCodes.Ok;
         }
 
-        await session.Error.WriteLineAsync(state == "failed"
-            ? $"Deletion job {job["id"]} failed after {job["attempts"]} attempt(s): {job["error"]}. Fix the cause, then: runledger deletions retry {job["id"]}"
-            : $"Deletion job {job["id"]} is still {state} after --timeout; watch it again later.");
+        if (state == "restored")
+        {
+            if (!session.Json)
+            {
+                session.WriteLine($"Deletion job {job["id"]} was restored: the {job["kind"]} {job["targetId"]} is back and nothing was removed.");
+            }
+
+            return ExitCodes.Ok;
+        }
+
+        await session.Error.WriteLineAsync(state switch
+        {
+            "failed" => $"Deletion job {job["id"]} failed after {job["attempts"]} attempt(s): {job["error"]}. Fix the cause, then: runledger deletions retry {job["id"]}",
+            _ when Open(state) => $"Deletion job {job["id"]} is still {state} after --timeout; watch it again later.",
+            _ => $"Deletion job {job["id"]} ended as '{state}', not done; see it with: runledger deletions show {job["id"]}",
+        });
         return ExitCodes.CheckFailed;
     }
+
+    /// <summary>Queued or running: the job may still change. Every other state (done, failed, restored, any later one) is an end.</summary>
+    private static bool Open(string? state) => state is "queued" or "running";
 
     private static string Describe(JsonNode job) =>
         $"{job["kind"]} {job["targetId"]}: {job["state"]}, {((long)job["rowsRemoved"]!).ToString("N0", CultureInfo.InvariantCulture)} rows removed"
@@ -112,7 +128,7 @@ internal sealed class DeletionsWatchCommand : ApiCommand
         {
             var job = await session.GetAsync(path, cancellationToken);
             show(job);
-            if ((string?)job["state"] is "done" or "failed" || deadline.IsCancellationRequested)
+            if (!Open((string?)job["state"]) || deadline.IsCancellationRequested)
             {
                 return job;
             }

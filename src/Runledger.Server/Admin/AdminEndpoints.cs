@@ -38,6 +38,7 @@ public static class AdminEndpoints
         string? kind,
         string? scope,
         string? targetId,
+        string? project,
         string? from,
         string? to,
         int? limit,
@@ -67,7 +68,7 @@ public static class AdminEndpoints
         }
 
         var pageSize = limit ?? 100;
-        var rows = await jobs.ListAsync(new JobQuery(state, kind, scope, pageSize, targetId, fromMs, toMs, before), cancellationToken);
+        var rows = await jobs.ListAsync(new JobQuery(state, kind, scope, pageSize, targetId, fromMs, toMs, before, project), cancellationToken);
         var next = rows.Count == pageSize ? EncodeJobCursor(rows[^1]) : null;
         return TypedResults.Json(new JobList(rows.Select(r => JobDto.From(r)).ToList(), next), AdminJson.Default.JobList);
     }
@@ -108,6 +109,7 @@ public static class AdminEndpoints
         {
             await using var connection = await database.OpenAsync(cancellationToken);
             await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+            await database.Dialect.LockAuditChainAsync(connection, transaction, cancellationToken);
             retried = await jobs.RetryAsync(connection, transaction, jobId, cancellationToken);
             if (retried)
             {
@@ -319,6 +321,10 @@ public sealed record JobDto(
     /// <summary>Until then the job waits and can be restored (equal to requestedAt when the kind has no grace).</summary>
     public DateTimeOffset PurgeAfter { get; init; }
 
+    /// <summary>What contains the target below its scope (e.g. the LLM Obs project), when the job was scheduled with one; <c>?project=</c> filters on it.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Parent { get; init; }
+
     public static JobDto From(DeletionJobRow row, Dictionary<string, long>? rowsLeft = null) => new(
         row.Id,
         row.Kind,
@@ -338,6 +344,7 @@ public sealed record JobDto(
         row.Error)
     {
         PurgeAfter = DateTimeOffset.FromUnixTimeMilliseconds(row.PurgeAfter),
+        Parent = row.Parent,
     };
 
     private static DateTimeOffset? Time(long? unixMs) => unixMs is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;

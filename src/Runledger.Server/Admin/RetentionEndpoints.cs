@@ -74,8 +74,8 @@ public static class RetentionEndpoints
         return TypedResults.Json(Dto(row), LifecycleAdminJson.Default.RetentionPolicyDto, statusCode: created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
-    public static async Task<Results<NoContent, ErrorResult>> DeleteAsync(string scopeKind, string scopeId, string policy, IRetentionPolicyStore store, CancellationToken cancellationToken) =>
-        await store.DeleteAsync(scopeKind, scopeId, policy, cancellationToken)
+    public static async Task<Results<NoContent, ErrorResult>> DeleteAsync(string scopeKind, string scopeId, string policy, HttpContext context, IRetentionPolicyStore store, TimeProvider time) =>
+        await store.DeleteAsync(scopeKind, scopeId, policy, context.User.Actor(), time.GetUtcNow().ToUnixTimeMilliseconds(), context.RequestAborted)
             ? TypedResults.NoContent()
             : ApiError.NotFound("PolicyNotFound", $"There is no retention policy '{policy}' on {scopeKind} '{scopeId}'.").ToResult();
 
@@ -106,9 +106,10 @@ public sealed record RetentionTargetDto(string Kind, string Id, string Scope);
 
 public sealed record RetentionOutcomeDto(string ScopeKind, string ScopeId, string Policy, long Days, DateTimeOffset Cutoff, List<RetentionTargetDto> Targets, List<string> Jobs, List<string> Refused);
 
-public sealed record RetentionRunDto(bool DryRun, DateTimeOffset At, List<RetentionOutcomeDto> Results)
+public sealed record RetentionRunDto(string RunId, bool DryRun, DateTimeOffset At, List<RetentionOutcomeDto> Results)
 {
     public static RetentionRunDto From(RetentionRun run) => new(
+        run.RunId,
         run.DryRun,
         DateTimeOffset.FromUnixTimeMilliseconds(run.At),
         run.Outcomes.Select(o => new RetentionOutcomeDto(

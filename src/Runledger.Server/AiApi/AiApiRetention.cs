@@ -30,7 +30,12 @@ public sealed class AiApiRetention : ICascadeRegistration
             ExpiredPointsKind,
             "metric_points",
             "metric_points",
-            "resource_id IN (SELECT id FROM metric_resources WHERE resource_group = @TargetId) AND ts < @Cutoff",
+            // Points of an execution under legal hold stay; the worker checks holds under the hold lock in each batch.
+            """
+            resource_id IN (SELECT m.id FROM metric_resources m WHERE m.resource_group = @TargetId
+                            AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.kind = 'execution' AND h.target_id = m.execution_id))
+              AND ts < @Cutoff
+            """,
             Order: 1,
             ["resource_id", "ts", "step", "seq"]));
 
@@ -55,9 +60,10 @@ public sealed class AiApiRetention : ICascadeRegistration
             SELECT g.id, g.id AS scope FROM resource_groups g
             WHERE g.id = @ScopeId AND g.deleting_job_id IS NULL
               AND EXISTS (SELECT 1 FROM metric_resources m JOIN metric_points p ON p.resource_id = m.id
-                          WHERE m.resource_group = @ScopeId AND p.ts < @Cutoff)
+                          WHERE m.resource_group = @ScopeId AND p.ts < @Cutoff
+                            AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.kind = 'execution' AND h.target_id = m.execution_id))
             """,
-            "Deletes metric points whose timestamp is more than N days old; executions, tags and newer points stay.",
+            "Deletes metric points whose timestamp is more than N days old; executions, tags, newer points and the points of executions under legal hold stay.",
             ByAge: true));
     }
 }

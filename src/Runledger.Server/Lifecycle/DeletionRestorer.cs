@@ -27,6 +27,9 @@ public sealed class DeletionRestorer(IDatabase database, CascadeRegistry registr
         using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+
+        // The audit chain before any row lock, as every transaction that appends takes it.
+        await database.Dialect.LockAuditChainAsync(connection, transaction, cancellationToken);
         var job = await jobs.GetAsync(connection, transaction, jobId, cancellationToken);
         if (job is null)
         {

@@ -55,7 +55,7 @@ public sealed class DeletionScheduler(IDatabase database, CascadeRegistry regist
     /// job and given to its SQL as <c>@Cutoff</c>.
     /// </summary>
     public Task<IReadOnlyList<ScheduleResult>> ScheduleManyAsync(string kind, IReadOnlyList<string> targetIds, string scope, string actor, long? cutoff, CancellationToken cancellationToken) =>
-        ScheduleAsync(kind, targetIds, scope, actor, cutoff, allOrNone: false, cancellationToken);
+        ScheduleManyAsync(kind, targetIds, scope, actor, new ScheduleOptions(Cutoff: cutoff), cancellationToken);
 
     /// <summary>
     /// As <see cref="ScheduleManyAsync(string, IReadOnlyList{string}, string, string, CancellationToken)"/>, but when
@@ -64,9 +64,16 @@ public sealed class DeletionScheduler(IDatabase database, CascadeRegistry regist
     /// whose refusal must change nothing.
     /// </summary>
     public Task<IReadOnlyList<ScheduleResult>> ScheduleAllOrNoneAsync(string kind, IReadOnlyList<string> targetIds, string scope, string actor, CancellationToken cancellationToken) =>
-        ScheduleAsync(kind, targetIds, scope, actor, cutoff: null, allOrNone: true, cancellationToken);
+        ScheduleManyAsync(kind, targetIds, scope, actor, new ScheduleOptions(AllOrNone: true), cancellationToken);
 
-    private async Task<IReadOnlyList<ScheduleResult>> ScheduleAsync(string kind, IReadOnlyList<string> targetIds, string scope, string actor, long? cutoff, bool allOrNone, CancellationToken cancellationToken)
+    /// <summary>
+    /// The general form: <see cref="ScheduleOptions.Cutoff"/> for kinds that reclaim by age (one open job per
+    /// target: a target that has one is NotFound), <see cref="ScheduleOptions.Parent"/> stored on each job
+    /// for the list filter, <see cref="ScheduleOptions.Note"/> added to each <c>deletion.requested</c> entry.
+    /// Set-based: one hold look-up (when any hold exists, one per target), one mark per target, then
+    /// one multi-row insert of the jobs and one of the audit entries.
+    /// </summary>
+    public async Task<IReadOnlyList<ScheduleResult>> ScheduleManyAsync(string kind, IReadOnlyList<string> targetIds, string scope, string actor, ScheduleOptions options, CancellationToken cancellationToken)
     {
         var cascade = registry.Kind(kind);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -82,38 +89,20 @@ public sealed class DeletionScheduler(IDatabase database, CascadeRegistry regist
         using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        var refused = false;
 
-        // All or none: every hold is looked up before anything is marked (in this transaction, so a
-        // hold set meanwhile still wins); one refusal leaves every target as it was.
-        var held = new HoldRef?[targetIds.Count];
-        if (allOrNone)
-        {
-            for (var i = 0; i < targetIds.Count; i++)
-            {
-                held[i] = await holds.FindAsync(connection, transaction, kind, targetIds[i], scope, cancellationToken);
-            }
-        }
-
-        var refuseAll = held.Any(h => h is not null);
+        // The audit chain first, before any row lock: every transaction that appends takes it first, so
+        // none waits for it while holding rows another holder needs. Setting a legal hold takes it first
+        // too, so a hold is either committed before the look-up below or waits for this commit.
+        await database.Dialect.LockAuditChainAsync(connection, transaction, cancellationToken);
+        var held = await holds.FindManyAsync(connection, transaction, kind, targetIds, scope, cancellationToken);
+        var refuseAll = options.AllOrNone && held.Any(h => h is not null);
+        var jobIds = new string?[targetIds.Count];
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < targetIds.Count; i++)
         {
-            if ((allOrNone ? held[i] : await holds.FindAsync(connection, transaction, kind, targetIds[i], scope, cancellationToken)) is { } hold)
+            if (held[i] is { } hold)
             {
-                await audit.AppendAsync(connection, transaction, new AuditRow
-                {
-                    Id = Guid.CreateVersion7().ToString(),
-                    At = now,
-                    Actor = actor,
-                    Action = "deletion.refused",
-                    TargetKind = kind,
-                    TargetId = targetIds[i],
-                    Scope = scope,
-                    Counts = "{}",
-                    Detail = hold.Detail(kind, targetIds[i]),
-                }, cancellationToken);
                 results[i] = new ScheduleResult.Held(hold.Kind, hold.Id, hold.Reason);
-                refused = true;
                 continue;
             }
 
@@ -123,51 +112,113 @@ public sealed class DeletionScheduler(IDatabase database, CascadeRegistry regist
                 continue;
             }
 
+            // Kinds that reclaim by age do not hide their target, so the mark would pass twice.
+            if (options.Cutoff is not null && !seen.Add(targetIds[i]))
+            {
+                results[i] = new ScheduleResult.NotFound();
+                continue;
+            }
+
             var jobId = Guid.CreateVersion7().ToString();
             var marked = await connection.ExecuteAsync(new CommandDefinition(
-                cascade.MarkSql, new { TargetId = targetIds[i], Scope = scope, JobId = jobId, Cutoff = cutoff }, transaction, cancellationToken: cancellationToken));
+                cascade.MarkSql, new { TargetId = targetIds[i], Scope = scope, JobId = jobId, options.Cutoff }, transaction, cancellationToken: cancellationToken));
             if (marked != 1)
             {
                 results[i] = new ScheduleResult.NotFound();
                 continue;
             }
 
-            await jobs.InsertAsync(connection, transaction, new DeletionJobRow
-            {
-                Id = jobId,
-                Kind = kind,
-                TargetId = targetIds[i],
-                Scope = scope,
-                State = JobStates.Queued,
-                RequestedBy = actor,
-                RequestedAt = now,
-                Progress = "{}",
-                PurgeAfter = purgeAfter,
-                Cutoff = cutoff,
-            }, cancellationToken);
-            await audit.AppendAsync(connection, transaction, new AuditRow
-            {
-                Id = Guid.CreateVersion7().ToString(),
-                At = now,
-                Actor = actor,
-                Action = "deletion.requested",
-                TargetKind = kind,
-                TargetId = targetIds[i],
-                Scope = scope,
-                JobId = jobId,
-                Counts = "{}",
-                Detail = purgeAfter > now ? $"restorable until {DateTimeOffset.FromUnixTimeMilliseconds(purgeAfter):O}" : null,
-            }, cancellationToken);
-            results[i] = new ScheduleResult.Scheduled(jobId);
+            jobIds[i] = jobId;
         }
 
-        if (refused || results.Any(r => r is ScheduleResult.Scheduled))
+        // One open job per age-based target: the chain lock above orders schedulers, so a job another
+        // node committed meanwhile is seen here.
+        if (options.Cutoff is not null && jobIds.Any(j => j is not null))
         {
+            var open = await jobs.OpenTargetsAsync(connection, transaction, kind, targetIds.Where((_, i) => jobIds[i] is not null).ToList(), cancellationToken);
+            for (var i = 0; i < targetIds.Count; i++)
+            {
+                if (jobIds[i] is not null && open.Contains(targetIds[i]))
+                {
+                    jobIds[i] = null;
+                    results[i] = new ScheduleResult.NotFound();
+                }
+            }
+        }
+
+        var newJobs = new List<DeletionJobRow>();
+        var entries = new List<AuditRow>();
+        var restorable = purgeAfter > now ? $"restorable until {DateTimeOffset.FromUnixTimeMilliseconds(purgeAfter):O}" : null;
+        var detail = options.Note is null ? restorable : restorable is null ? options.Note : $"{options.Note}; {restorable}";
+        for (var i = 0; i < targetIds.Count; i++)
+        {
+            if (results[i] is ScheduleResult.Held refusal)
+            {
+                entries.Add(new AuditRow
+                {
+                    Id = Guid.CreateVersion7().ToString(),
+                    At = now,
+                    Actor = actor,
+                    Action = "deletion.refused",
+                    TargetKind = kind,
+                    TargetId = targetIds[i],
+                    Scope = scope,
+                    Counts = "{}",
+                    Detail = refusal.Detail(kind, targetIds[i]),
+                });
+            }
+            else if (jobIds[i] is { } jobId)
+            {
+                newJobs.Add(new DeletionJobRow
+                {
+                    Id = jobId,
+                    Kind = kind,
+                    TargetId = targetIds[i],
+                    Scope = scope,
+                    State = JobStates.Queued,
+                    RequestedBy = actor,
+                    RequestedAt = now,
+                    Progress = "{}",
+                    PurgeAfter = purgeAfter,
+                    Cutoff = options.Cutoff,
+                    Parent = options.Parent,
+                });
+                entries.Add(new AuditRow
+                {
+                    Id = Guid.CreateVersion7().ToString(),
+                    At = now,
+                    Actor = actor,
+                    Action = "deletion.requested",
+                    TargetKind = kind,
+                    TargetId = targetIds[i],
+                    Scope = scope,
+                    JobId = jobId,
+                    Counts = "{}",
+                    Detail = detail,
+                });
+                results[i] = new ScheduleResult.Scheduled(jobId);
+            }
+        }
+
+        if (entries.Count > 0)
+        {
+            await jobs.InsertManyAsync(connection, transaction, newJobs, cancellationToken);
+            await audit.AppendManyAsync(connection, transaction, entries, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
-            RunledgerTelemetry.DeletionsScheduled.Add(results.Count(r => r is ScheduleResult.Scheduled), new KeyValuePair<string, object?>("kind", kind));
-            signal.Notify();
+            RunledgerTelemetry.DeletionsScheduled.Add(newJobs.Count, new KeyValuePair<string, object?>("kind", kind));
+            if (newJobs.Count > 0)
+            {
+                signal.Notify();
+            }
         }
 
         return results;
     }
 }
+
+/// <summary>How <see cref="DeletionScheduler"/> schedules a list (all optional).</summary>
+/// <param name="Cutoff">For kinds that reclaim by age: rows older than this (Unix ms) are the children.</param>
+/// <param name="Parent">What contains the targets below their scope (e.g. the LLM Obs project); <c>GET /runledger/v1/deletions?project=</c> filters on it.</param>
+/// <param name="Note">Added to each <c>deletion.requested</c> audit entry, e.g. the retention run that asked.</param>
+/// <param name="AllOrNone">When any target is held, schedule none (the others are NotAttempted): one request's refusal changes nothing.</param>
+public sealed record ScheduleOptions(long? Cutoff = null, string? Parent = null, string? Note = null, bool AllOrNone = false);

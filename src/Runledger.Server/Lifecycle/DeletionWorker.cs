@@ -62,13 +62,29 @@ public sealed partial class DeletionWorker(
         }
     }
 
-    /// <summary>Claims and works one job. False when there was nothing to do.</summary>
-    public async Task<bool> RunOnceAsync(CancellationToken cancellationToken)
+    /// <summary>Claims and works one job to its end. False when there was nothing to do.</summary>
+    public Task<bool> RunOnceAsync(CancellationToken cancellationToken) => RunOnceAsync(maxBatches: null, cancellationToken);
+
+    /// <summary>
+    /// Claims and works one job, or carries on with the job this node left part-way. With
+    /// <paramref name="maxBatches"/>, stops after that many committed batches and keeps the lease, so the
+    /// job can be seen part-way (rows removed and left); the next call carries on where it stopped.
+    /// False when there was nothing to do.
+    /// </summary>
+    public async Task<bool> RunOnceAsync(int? maxBatches, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var job = await jobs.ClaimNextAsync(_nodeId, now, now + (settings.LeaseSeconds * 1000L), cancellationToken);
-        await CountOpenJobsAsync(cancellationToken);
+
+        // The gauge is counted on a timer, before any claim, so the count can neither strand a claimed
+        // job nor add a COUNT(*) to every poll.
+        if (now - _countedAt >= GaugeInterval.TotalMilliseconds)
+        {
+            _countedAt = now;
+            await CountOpenJobsAsync(cancellationToken);
+        }
+
+        var job = await ResumeAsync(cancellationToken) ?? await jobs.ClaimNextAsync(_nodeId, now, now + (settings.LeaseSeconds * 1000L), cancellationToken);
         if (job is null)
         {
             return false;
@@ -82,20 +98,20 @@ public sealed partial class DeletionWorker(
         var outcome = "failed";
         try
         {
-            // A hold set after the job was scheduled (e.g. during its grace) stops the reclaim too.
-            if (await HeldAsync(job, now, cancellationToken))
-            {
-                return true;
-            }
-
-            await ProcessAsync(job, cancellationToken);
-            outcome = "done";
+            outcome = await ProcessAsync(job, maxBatches, cancellationToken);
         }
         catch (LeaseLostException)
         {
+            outcome = "lease_lost";
             LogLeaseLost(logger, job.Id);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down: the lease runs out and whoever claims the job next carries on.
+            outcome = "cancelled";
+            throw;
+        }
+        catch (Exception ex)
         {
             var failedAt = time.GetUtcNow().ToUnixTimeMilliseconds();
             long? retryAt = job.Attempts >= settings.MaxAttempts
@@ -106,11 +122,36 @@ public sealed partial class DeletionWorker(
         }
         finally
         {
-            RunledgerTelemetry.DeletionJobDuration.Record(
-                time.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("kind", job.Kind), new KeyValuePair<string, object?>("outcome", outcome));
+            // A job stopped part-way on purpose is not over: its duration is recorded when it ends.
+            if (outcome != Yielded)
+            {
+                RunledgerTelemetry.DeletionJobDuration.Record(
+                    time.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("kind", job.Kind), new KeyValuePair<string, object?>("outcome", outcome));
+            }
         }
 
         return true;
+    }
+
+    /// <summary>How often the open-jobs gauge is recounted.</summary>
+    public static readonly TimeSpan GaugeInterval = TimeSpan.FromSeconds(15);
+
+    private const string Yielded = "yielded";
+
+    private long _countedAt = long.MinValue / 2;
+
+    /// <summary>The job this node stopped part-way (<c>maxBatches</c>), while it still holds its lease.</summary>
+    private string? _resumeJobId;
+
+    private async Task<DeletionJobRow?> ResumeAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _resumeJobId, null) is not { } jobId)
+        {
+            return null;
+        }
+
+        var job = await jobs.GetAsync(jobId, cancellationToken);
+        return job is { State: JobStates.Running } && job.LeaseOwner == _nodeId ? job : null;
     }
 
     /// <summary>Feeds the open-jobs gauge (queued or running, including those waiting out their grace).</summary>
@@ -124,23 +165,8 @@ public sealed partial class DeletionWorker(
     /// <summary>How long a job under legal hold waits before the worker looks at it again.</summary>
     public static readonly TimeSpan HeldRecheck = TimeSpan.FromMinutes(1);
 
-    private async Task<bool> HeldAsync(DeletionJobRow job, long now, CancellationToken cancellationToken)
-    {
-        HoldRef? hold;
-        await using (var connection = await database.OpenAsync(cancellationToken))
-        {
-            hold = await holds.FindAsync(connection, null, job.Kind, job.TargetId, job.Scope, cancellationToken);
-        }
-
-        if (hold is not null)
-        {
-            await jobs.PostponeAsync(job.Id, _nodeId, "waiting: " + hold.Detail(job.Kind, job.TargetId), now + (long)HeldRecheck.TotalMilliseconds, cancellationToken);
-        }
-
-        return hold is not null;
-    }
-
-    private async Task ProcessAsync(DeletionJobRow job, CancellationToken cancellationToken)
+    /// <summary>Works the job; returns the outcome: <c>done</c>, <c>postponed</c> (a legal hold) or <c>yielded</c> (batch limit).</summary>
+    private async Task<string> ProcessAsync(DeletionJobRow job, int? maxBatches, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var cascade = registry.Kind(job.Kind);
@@ -154,6 +180,7 @@ public sealed partial class DeletionWorker(
         DbTransaction? transaction = null;
         var budget = settings.BatchSize;
         var uncommitted = 0L;
+        var batches = 0;
         try
         {
             foreach (var child in registry.ChildrenOf(job.Kind))
@@ -163,11 +190,9 @@ public sealed partial class DeletionWorker(
                 int limit;
                 do
                 {
-                    if (transaction is null)
+                    if (transaction is null && !await BeginAsync())
                     {
-                        // One turn per transaction: API writers get the lock between them.
-                        turn = await database.EnterWriteQueueAsync(cancellationToken);
-                        transaction = await database.BeginWriteAsync(connection, cancellationToken);
+                        return "postponed";
                     }
 
                     limit = budget;
@@ -179,27 +204,44 @@ public sealed partial class DeletionWorker(
                     if (budget == 0)
                     {
                         await CommitBatchAsync();
+                        if (maxBatches is { } max && ++batches >= max)
+                        {
+                            _resumeJobId = job.Id;
+                            return Yielded;
+                        }
                     }
                 }
                 while (removed >= limit);
             }
 
+            // The last transaction appends to the audit chain. Every transaction that appends takes the
+            // chain before any row lock; this one may already hold rows, so it only tries, and when the
+            // chain is busy commits what it has and takes the chain first in a new transaction.
+            if (transaction is not null && !await database.Dialect.TryLockAuditChainAsync(connection, transaction, cancellationToken))
+            {
+                await CommitBatchAsync();
+            }
+
             if (transaction is null)
             {
-                turn = await database.EnterWriteQueueAsync(cancellationToken);
-                transaction = await database.BeginWriteAsync(connection, cancellationToken);
+                if (!await BeginAsync())
+                {
+                    return "postponed";
+                }
+
+                await database.Dialect.LockAuditChainAsync(connection, transaction!, cancellationToken);
             }
 
             var finished = await connection.ExecuteAsync(new CommandDefinition(cascade.FinishSql, parameters, transaction, cancellationToken: cancellationToken));
             progress[job.Kind] = progress.GetValueOrDefault(job.Kind) + finished;
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-            if (!await jobs.RecordBatchAsync(connection, transaction, job.Id, _nodeId, uncommitted + finished, Serialize(progress), now + (settings.LeaseSeconds * 1000L), cancellationToken)
-                || !await jobs.CompleteAsync(connection, transaction, job.Id, _nodeId, now, cancellationToken))
+            if (!await jobs.RecordBatchAsync(connection, transaction!, job.Id, _nodeId, uncommitted + finished, Serialize(progress), now + (settings.LeaseSeconds * 1000L), cancellationToken)
+                || !await jobs.CompleteAsync(connection, transaction!, job.Id, _nodeId, now, cancellationToken))
             {
                 throw new LeaseLostException();
             }
 
-            await audit.AppendAsync(connection, transaction, new AuditRow
+            await audit.AppendAsync(connection, transaction!, new AuditRow
             {
                 Id = Guid.CreateVersion7().ToString(),
                 At = now,
@@ -212,7 +254,7 @@ public sealed partial class DeletionWorker(
                 Counts = Serialize(progress),
                 Detail = $"requested by {job.RequestedBy}",
             }, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
+            await transaction!.CommitAsync(cancellationToken);
             RunledgerTelemetry.CascadeRowsRemoved.Add(uncommitted + finished, new KeyValuePair<string, object?>("kind", job.Kind));
         }
         finally
@@ -226,6 +268,30 @@ public sealed partial class DeletionWorker(
         }
 
         LogFinished(logger, job.Id, job.Kind, job.TargetId, progress.Values.Sum());
+        return "done";
+
+        // Every transaction checks for legal holds first, under the shared hold lock: a hold set while
+        // the job runs is committed before this check (and seen) or waits for this commit, so no batch
+        // removes a row a committed hold protects. Held: nothing of this transaction was done, the job waits.
+        async Task<bool> BeginAsync()
+        {
+            turn = await database.EnterWriteQueueAsync(cancellationToken);
+            transaction = await database.BeginWriteAsync(connection, cancellationToken);
+            await database.Dialect.LockHoldsAsync(connection, transaction, exclusive: false, cancellationToken);
+            var hold = (await holds.FindManyAsync(connection, transaction, job.Kind, [job.TargetId], job.Scope, cancellationToken))[0];
+            if (hold is null)
+            {
+                return true;
+            }
+
+            await transaction.DisposeAsync();
+            transaction = null;
+            turn.Dispose();
+            turn = null;
+            LogHeld(logger, job.Id, hold.Kind, hold.Id);
+            await jobs.PostponeAsync(job.Id, _nodeId, "waiting: " + hold.Detail(job.Kind, job.TargetId), time.GetUtcNow().ToUnixTimeMilliseconds() + (long)HeldRecheck.TotalMilliseconds, cancellationToken);
+            return false;
+        }
 
         async Task CommitBatchAsync()
         {
@@ -255,6 +321,9 @@ public sealed partial class DeletionWorker(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deletion job {JobId} finished: {Kind} {TargetId}, {Rows} rows removed")]
     private static partial void LogFinished(ILogger logger, string jobId, string kind, string targetId, long rows);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deletion job {JobId} waits: the {HoldKind} '{HoldId}' is under legal hold")]
+    private static partial void LogHeld(ILogger logger, string jobId, string holdKind, string holdId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Deletion job {JobId} was taken over by another node after its lease expired; stopping here")]
     private static partial void LogLeaseLost(ILogger logger, string jobId);

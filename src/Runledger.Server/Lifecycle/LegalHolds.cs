@@ -21,6 +21,26 @@ public sealed record HoldRef(string Kind, string Id, string Scope, string Reason
 
 public sealed class HoldChecker(CascadeRegistry registry, IHoldStore holds)
 {
+    /// <summary>
+    /// The hold that forbids each target, in the order of <paramref name="targetIds"/> (null: none). One
+    /// query when no hold exists at all (the usual case); otherwise one look-up per target.
+    /// </summary>
+    public async Task<HoldRef?[]> FindManyAsync(DbConnection connection, DbTransaction? transaction, string kind, IReadOnlyList<string> targetIds, string scope, CancellationToken cancellationToken)
+    {
+        var found = new HoldRef?[targetIds.Count];
+        if (targetIds.Count == 0 || !await holds.AnyAsync(connection, transaction, cancellationToken))
+        {
+            return found;
+        }
+
+        for (var i = 0; i < targetIds.Count; i++)
+        {
+            found[i] = await FindAsync(connection, transaction, kind, targetIds[i], scope, cancellationToken);
+        }
+
+        return found;
+    }
+
     public async Task<HoldRef?> FindAsync(DbConnection connection, DbTransaction? transaction, string kind, string targetId, string scope, CancellationToken cancellationToken)
     {
         var row = await holds.FindBlockingAsync(
@@ -55,6 +75,7 @@ public sealed class LegalHolds(IDatabase database, CascadeRegistry registry, IHo
         using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        await LockAsync(connection, transaction, cancellationToken);
         if (await connection.ExecuteScalarAsync<long>(new CommandDefinition(cascade.ExistsSql!, parameters, transaction, cancellationToken: cancellationToken)) == 0)
         {
             return new HoldResult.TargetNotFound();
@@ -80,6 +101,7 @@ public sealed class LegalHolds(IDatabase database, CascadeRegistry registry, IHo
         using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        await LockAsync(connection, transaction, cancellationToken);
         var removed = await holds.DeleteAsync(connection, transaction, kind, targetId, cancellationToken);
         if (removed is not null)
         {
@@ -88,6 +110,17 @@ public sealed class LegalHolds(IDatabase database, CascadeRegistry registry, IHo
         }
 
         return removed;
+    }
+
+    /// <summary>
+    /// The hold lock (cascade batches share it; they wait for this commit and then see the hold), then the
+    /// audit chain (schedulers take it first: a delete is marked either before this check or after this
+    /// hold, never between), both before any row lock.
+    /// </summary>
+    private async Task LockAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        await database.Dialect.LockHoldsAsync(connection, transaction, exclusive: true, cancellationToken);
+        await database.Dialect.LockAuditChainAsync(connection, transaction, cancellationToken);
     }
 
     private Task AuditAsync(DbConnection connection, DbTransaction transaction, string action, HoldRow hold, string actor, long now, CancellationToken cancellationToken) =>

@@ -52,18 +52,27 @@ public sealed record RetentionOutcome(
     IReadOnlyList<string> Jobs,
     IReadOnlyList<string> Refused);
 
-public sealed record RetentionRun(bool DryRun, long At, IReadOnlyList<RetentionOutcome> Outcomes);
+public sealed record RetentionRun(bool DryRun, long At, IReadOnlyList<RetentionOutcome> Outcomes)
+{
+    /// <summary>Named by the <c>retention.run</c> audit entry and by each <c>deletion.requested</c> entry it caused.</summary>
+    public string RunId { get; init; } = "";
+}
 
 /// <summary>
 /// Evaluates every stored policy: finds what is older than its days and schedules each target as an
 /// ordinary deletion job (holds, grace and audit apply as to any delete), then writes one
-/// <c>retention.run</c> audit entry. A dry run only lists the targets.
+/// <c>retention.run</c> audit entry. Each job's own <c>deletion.requested</c> entry, written with the
+/// job, names the run and the policy, so a crash before the run's entry leaves no unaudited job.
+/// Targets that already have an open job of the policy's kind are left to it; held targets are not
+/// scheduled (so no refusal is written on every run) and are reported in the run. A dry run only lists.
 /// </summary>
 public sealed class RetentionRunner(
     IDatabase database,
     CascadeRegistry registry,
     IRetentionPolicyStore policies,
     DeletionScheduler scheduler,
+    IDeletionJobStore jobs,
+    HoldChecker holds,
     IAuditStore audit,
     IOptions<RetentionOptions> options,
     TimeProvider time)
@@ -73,7 +82,9 @@ public sealed class RetentionRunner(
     public async Task<RetentionRun> RunAsync(bool dryRun, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var runId = Guid.CreateVersion7().ToString();
         var outcomes = new List<RetentionOutcome>();
+        var heldBy = new List<string>();
         foreach (var policy in await policies.ListAsync(null, null, cancellationToken))
         {
             if (registry.RetentionPolicy(policy.ScopeKind, policy.Policy) is not { } kind)
@@ -83,48 +94,71 @@ public sealed class RetentionRunner(
 
             var cutoff = now - (policy.Days * 86_400_000L);
             List<RetentionTarget> targets;
+            var refused = new List<string>();
+            var due = new List<RetentionTarget>();
             await using (var connection = await database.OpenAsync(cancellationToken))
             {
                 targets = (await connection.QueryAsync<RetentionTarget>(new CommandDefinition(
                     kind.CandidatesSql,
                     new { ScopeId = policy.ScopeId, Cutoff = cutoff, Limit = options.Value.MaxTargetsPerRun },
                     cancellationToken: cancellationToken))).AsList();
-            }
-
-            var jobs = new List<string>();
-            var refused = new List<string>();
-            if (!dryRun)
-            {
+                var open = await jobs.OpenTargetsAsync(connection, null, kind.Kind, targets.Select(t => t.Id).ToList(), cancellationToken);
+                targets = targets.Where(t => !open.Contains(t.Id)).ToList();
                 foreach (var scope in targets.GroupBy(t => t.Scope, StringComparer.Ordinal))
                 {
+                    var inScope = scope.ToList();
+                    var found = await holds.FindManyAsync(connection, null, kind.Kind, inScope.Select(t => t.Id).ToList(), scope.Key, cancellationToken);
+                    for (var i = 0; i < inScope.Count; i++)
+                    {
+                        if (found[i] is { } hold)
+                        {
+                            refused.Add(hold.Detail(kind.Kind, inScope[i].Id));
+                            heldBy.Add($"{hold.Kind} '{hold.Id}'");
+                        }
+                        else
+                        {
+                            due.Add(inScope[i]);
+                        }
+                    }
+                }
+            }
+
+            var scheduledJobs = new List<string>();
+            if (!dryRun)
+            {
+                var note = $"retention run {runId}: {policy.ScopeKind} {policy.ScopeId} {policy.Policy} older than {policy.Days} days";
+                foreach (var scope in due.GroupBy(t => t.Scope, StringComparer.Ordinal))
+                {
                     var ids = scope.Select(t => t.Id).ToList();
-                    var results = await scheduler.ScheduleManyAsync(kind.Kind, ids, scope.Key, Actor, kind.ByAge ? cutoff : null, cancellationToken);
+                    var results = await scheduler.ScheduleManyAsync(
+                        kind.Kind, ids, scope.Key, Actor, new ScheduleOptions(Cutoff: kind.ByAge ? cutoff : null, Note: note), cancellationToken);
                     for (var i = 0; i < ids.Count; i++)
                     {
                         if (results[i] is ScheduleResult.Scheduled scheduled)
                         {
-                            jobs.Add(scheduled.JobId);
+                            scheduledJobs.Add(scheduled.JobId);
                         }
                         else if (results[i] is ScheduleResult.Held held)
                         {
+                            // Held between the look-up above and the schedule: refused (and audited) there.
                             refused.Add(held.Detail(kind.Kind, ids[i]));
                         }
                     }
                 }
             }
 
-            outcomes.Add(new RetentionOutcome(policy, kind.Kind, cutoff, targets, jobs, refused));
+            outcomes.Add(new RetentionOutcome(policy, kind.Kind, cutoff, targets, scheduledJobs, refused));
         }
 
         if (!dryRun)
         {
-            await AuditRunAsync(outcomes, now, cancellationToken);
+            await AuditRunAsync(runId, outcomes, heldBy, now, cancellationToken);
         }
 
-        return new RetentionRun(dryRun, now, outcomes);
+        return new RetentionRun(dryRun, now, outcomes) { RunId = runId };
     }
 
-    private async Task AuditRunAsync(List<RetentionOutcome> outcomes, long now, CancellationToken cancellationToken)
+    private async Task AuditRunAsync(string runId, List<RetentionOutcome> outcomes, List<string> heldBy, long now, CancellationToken cancellationToken)
     {
         var counts = new Dictionary<string, long>
         {
@@ -132,6 +166,12 @@ public sealed class RetentionRunner(
             ["scheduled"] = outcomes.Sum(o => o.Jobs.Count),
             ["refused"] = outcomes.Sum(o => o.Refused.Count),
         };
+        var detail = string.Join("; ", outcomes.Where(o => o.Targets.Count > 0).Select(o => $"{o.Policy.ScopeKind} {o.Policy.ScopeId} {o.Policy.Policy}: {o.Jobs.Count} scheduled, {o.Refused.Count} refused"));
+        if (heldBy.Count > 0)
+        {
+            detail += $"; under legal hold: {string.Join(", ", heldBy.Distinct(StringComparer.Ordinal))}";
+        }
+
         using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
@@ -142,10 +182,10 @@ public sealed class RetentionRunner(
             Actor = Actor,
             Action = "retention.run",
             TargetKind = "retention",
-            TargetId = "*",
+            TargetId = runId,
             Scope = "*",
             Counts = JsonSerializer.Serialize(counts, LifecycleJson.Default.DictionaryStringInt64),
-            Detail = string.Join("; ", outcomes.Where(o => o.Targets.Count > 0).Select(o => $"{o.Policy.ScopeKind} {o.Policy.ScopeId} {o.Policy.Policy}: {o.Jobs.Count} scheduled, {o.Refused.Count} refused")),
+            Detail = detail,
         }, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }

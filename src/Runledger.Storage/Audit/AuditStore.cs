@@ -51,12 +51,18 @@ public interface IAuditStore
     /// <summary>Appends inside the caller's transaction, so the entry commits with what it describes.</summary>
     Task AppendAsync(DbConnection connection, DbTransaction transaction, AuditRow entry, CancellationToken cancellationToken);
 
+    /// <summary>Appends several entries in order with one multi-row insert, inside the caller's transaction.</summary>
+    Task AppendManyAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<AuditRow> entries, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<AuditRow>> ListAsync(AuditQuery query, CancellationToken cancellationToken);
 
     /// <summary>Every matching entry in order, read page by page so an export of any size holds one page in memory.</summary>
     IAsyncEnumerable<AuditRow> ReadAllAsync(AuditQuery query, CancellationToken cancellationToken);
 
-    /// <summary>Recomputes every hash from the first entry on and checks each links to the one before.</summary>
+    /// <summary>
+    /// Recomputes every hash from the first entry on and checks each links to the one before, and that
+    /// the last one is the entry the anchor (<c>audit_head</c>) names, so a cut tail is found too.
+    /// </summary>
     Task<AuditVerification> VerifyAsync(CancellationToken cancellationToken);
 }
 
@@ -65,30 +71,70 @@ public sealed class AuditStore(IDatabase database) : IAuditStore
     private const int PageSize = 1000;
     private const string Columns = "seq, id, at, actor, action, target_kind, target_id, scope, job_id, counts, detail, prev_hash, hash";
 
-    public async Task AppendAsync(DbConnection connection, DbTransaction transaction, AuditRow entry, CancellationToken cancellationToken)
+    // 13 parameters a row; well under both providers' limits per statement.
+    private const int InsertChunk = 200;
+
+    public Task AppendAsync(DbConnection connection, DbTransaction transaction, AuditRow entry, CancellationToken cancellationToken) =>
+        AppendManyAsync(connection, transaction, [entry], cancellationToken);
+
+    public async Task AppendManyAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<AuditRow> entries, CancellationToken cancellationToken)
     {
-        await database.Dialect.LockAuditChainAsync(connection, transaction, cancellationToken);
-        var previous = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
-            "SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1", transaction: transaction, cancellationToken: cancellationToken)) ?? "";
-        var chained = new AuditRow
+        if (entries.Count == 0)
         {
-            Id = entry.Id,
-            At = entry.At,
-            Actor = entry.Actor,
-            Action = entry.Action,
-            TargetKind = entry.TargetKind,
-            TargetId = entry.TargetId,
-            Scope = entry.Scope,
-            JobId = entry.JobId,
-            Counts = entry.Counts,
-            Detail = entry.Detail,
-            PrevHash = previous,
-            Hash = ComputeHash(previous, entry),
-        };
-        await connection.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO audit_log (id, at, actor, action, target_kind, target_id, scope, job_id, counts, detail, prev_hash, hash) VALUES (@Id, @At, @Actor, @Action, @TargetKind, @TargetId, @Scope, @JobId, @Counts, @Detail, @PrevHash, @Hash)",
-            chained, transaction, cancellationToken: cancellationToken));
+            return;
+        }
+
+        await database.Dialect.LockAuditChainAsync(connection, transaction, cancellationToken);
+        var head = await connection.QuerySingleOrDefaultAsync<AuditHead>(new CommandDefinition(
+            "SELECT seq, hash FROM audit_head WHERE id = 1", transaction: transaction, cancellationToken: cancellationToken));
+        var previous = head?.Hash ?? "";
+        var lastSeq = head?.Seq ?? 0;
+        for (var start = 0; start < entries.Count; start += InsertChunk)
+        {
+            var count = Math.Min(InsertChunk, entries.Count - start);
+            var values = new StringBuilder();
+            var parameters = new DynamicParameters();
+            for (var i = 0; i < count; i++)
+            {
+                var entry = entries[start + i];
+                var hash = ComputeHash(previous, entry);
+                values.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"(@Id{i}, @At{i}, @Actor{i}, @Action{i}, @TargetKind{i}, @TargetId{i}, @Scope{i}, @JobId{i}, @Counts{i}, @Detail{i}, @PrevHash{i}, @Hash{i})");
+                parameters.Add($"Id{i}", entry.Id);
+                parameters.Add($"At{i}", entry.At);
+                parameters.Add($"Actor{i}", entry.Actor);
+                parameters.Add($"Action{i}", entry.Action);
+                parameters.Add($"TargetKind{i}", entry.TargetKind);
+                parameters.Add($"TargetId{i}", entry.TargetId);
+                parameters.Add($"Scope{i}", entry.Scope);
+                parameters.Add($"JobId{i}", entry.JobId);
+                parameters.Add($"Counts{i}", entry.Counts);
+                parameters.Add($"Detail{i}", entry.Detail);
+                parameters.Add($"PrevHash{i}", previous);
+                parameters.Add($"Hash{i}", hash);
+                previous = hash;
+            }
+
+            // Rows of one INSERT … VALUES get their seq in order; the largest is the new head.
+            var seqs = await connection.QueryAsync<long>(new CommandDefinition(
+                $"INSERT INTO audit_log (id, at, actor, action, target_kind, target_id, scope, job_id, counts, detail, prev_hash, hash) VALUES {values} RETURNING seq",
+                parameters, transaction, cancellationToken: cancellationToken));
+            lastSeq = Math.Max(lastSeq, seqs.Max());
+        }
+
+        var anchor = new { seq = lastSeq, hash = previous };
+        if (head is null)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "INSERT INTO audit_head (id, seq, hash) VALUES (1, @seq, @hash)", anchor, transaction, cancellationToken: cancellationToken));
+        }
+        else
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE audit_head SET seq = @seq, hash = @hash WHERE id = 1", anchor, transaction, cancellationToken: cancellationToken));
+        }
     }
+
+    private sealed record AuditHead(long Seq, string Hash);
 
     public async Task<IReadOnlyList<AuditRow>> ListAsync(AuditQuery query, CancellationToken cancellationToken)
     {
@@ -129,7 +175,16 @@ public sealed class AuditStore(IDatabase database) : IAuditStore
 
     public async Task<AuditVerification> VerifyAsync(CancellationToken cancellationToken)
     {
+        AuditHead? head;
+        await using (var connection = await database.OpenAsync(cancellationToken))
+        {
+            head = await connection.QuerySingleOrDefaultAsync<AuditHead>(new CommandDefinition(
+                "SELECT seq, hash FROM audit_head WHERE id = 1", cancellationToken: cancellationToken));
+        }
+
         var previous = "";
+        var lastSeq = 0L;
+        string? anchored = null;
         var count = 0L;
         (long Seq, string Detail)? bad = null;
         await foreach (var row in ReadAllAsync(new AuditQuery(), cancellationToken))
@@ -150,6 +205,21 @@ public sealed class AuditStore(IDatabase database) : IAuditStore
             }
 
             previous = row.Hash;
+            lastSeq = row.Seq;
+            if (row.Seq == head?.Seq)
+            {
+                anchored = row.Hash;
+            }
+        }
+
+        // Entries appended after the anchor was read are fine; the entry it names must be there with its hash.
+        if (bad is null && head is { Seq: > 0 } && anchored != head.Hash)
+        {
+            bad = head.Seq > lastSeq
+                ? (lastSeq + 1, count == 0
+                    ? $"The audit log is empty, but its anchor records entry {head.Seq} ({Short(head.Hash)}) as the newest: every entry was removed."
+                    : $"The audit log ends at entry {lastSeq}, but its anchor records entry {head.Seq} ({Short(head.Hash)}) as the newest: the entries after {lastSeq} were removed.")
+                : (head.Seq, $"Entry {head.Seq} is not the one the audit log's anchor records as the newest ({Short(head.Hash)}): entries were removed and others written in their place.");
         }
 
         return bad is { } found

@@ -47,9 +47,15 @@ public sealed class DeletionJobRow
 
     /// <summary>For age-based jobs (retention): rows older than this (Unix ms) are the children; <c>@Cutoff</c> in the SQL.</summary>
     public long? Cutoff { get; init; }
+
+    /// <summary>What contains the target below its scope (e.g. the LLM Obs project of a dataset); lists filter on it. Null when the scope says it all.</summary>
+    public string? Parent { get; init; }
 }
 
-/// <summary>Filters of the jobs list; newest first. <paramref name="Before"/> is the keyset cursor (the last job of the previous page).</summary>
+/// <summary>
+/// Filters of the jobs list; newest first. <paramref name="Before"/> is the keyset cursor (the last job of the previous page).
+/// <paramref name="Parent"/> matches jobs scheduled with that parent (e.g. an LLM Obs project: its own job and those of what it contains).
+/// </summary>
 public sealed record JobQuery(
     string? State = null,
     string? Kind = null,
@@ -58,13 +64,20 @@ public sealed record JobQuery(
     string? TargetId = null,
     long? From = null,
     long? To = null,
-    JobCursor? Before = null);
+    JobCursor? Before = null,
+    string? Parent = null);
 
 public sealed record JobCursor(long RequestedAt, string Id);
 
 public interface IDeletionJobStore
 {
     Task InsertAsync(DbConnection connection, DbTransaction transaction, DeletionJobRow job, CancellationToken cancellationToken);
+
+    /// <summary>Inserts several jobs with multi-row inserts, inside the caller's transaction.</summary>
+    Task InsertManyAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<DeletionJobRow> jobs, CancellationToken cancellationToken);
+
+    /// <summary>Those of <paramref name="targetIds"/> that have an open (queued or running) job of <paramref name="kind"/>; in the caller's transaction when given.</summary>
+    Task<IReadOnlySet<string>> OpenTargetsAsync(DbConnection connection, DbTransaction? transaction, string kind, IReadOnlyList<string> targetIds, CancellationToken cancellationToken);
 
     /// <summary>
     /// Claims the first due job (its grace has ended) that is queued, or running with an expired lease (its node died), and
@@ -81,12 +94,15 @@ public interface IDeletionJobStore
     Task<bool> CompleteAsync(DbConnection connection, DbTransaction transaction, string jobId, string nodeId, long now, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Releases the lease without counting the attempt: the job waits (a legal hold was set after it
+    /// Releases the lease without counting the attempt: the job is queued again (a legal hold was set after it
     /// was scheduled) and is looked at again at <paramref name="nextAttemptAt"/>; <paramref name="reason"/> shows why.
     /// </summary>
     Task PostponeAsync(string jobId, string nodeId, string reason, long nextAttemptAt, CancellationToken cancellationToken);
 
-    /// <summary>Releases the lease after an error; the job is retried at <paramref name="nextAttemptAt"/>, or failed for good when it is null.</summary>
+    /// <summary>
+    /// Releases the lease after an error: the job is queued again for <paramref name="nextAttemptAt"/> (backoff), or
+    /// failed for good when it is null. Takes its turn in the write queue like every write.
+    /// </summary>
     Task FailAsync(string jobId, string nodeId, string errorMessage, long now, long? nextAttemptAt, CancellationToken cancellationToken);
 
     Task<DeletionJobRow?> GetAsync(string jobId, CancellationToken cancellationToken);
@@ -111,12 +127,64 @@ public interface IDeletionJobStore
 public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
 {
     private const string Columns =
-        "id, kind, target_id, scope, state, requested_by, requested_at, started_at, finished_at, lease_owner, lease_until, attempts, next_attempt_at, rows_removed, progress, error, purge_after, cutoff";
+        "id, kind, target_id, scope, state, requested_by, requested_at, started_at, finished_at, lease_owner, lease_until, attempts, next_attempt_at, rows_removed, progress, error, purge_after, cutoff, parent";
+
+    // 19 parameters a row; well under both providers' limits per statement.
+    private const int InsertChunk = 200;
 
     public Task InsertAsync(DbConnection connection, DbTransaction transaction, DeletionJobRow job, CancellationToken cancellationToken) =>
-        connection.ExecuteAsync(new CommandDefinition(
-            $"INSERT INTO deletion_jobs ({Columns}) VALUES (@Id, @Kind, @TargetId, @Scope, @State, @RequestedBy, @RequestedAt, @StartedAt, @FinishedAt, @LeaseOwner, @LeaseUntil, @Attempts, @NextAttemptAt, @RowsRemoved, @Progress, @Error, @PurgeAfter, @Cutoff)",
-            job, transaction, cancellationToken: cancellationToken));
+        InsertManyAsync(connection, transaction, [job], cancellationToken);
+
+    public async Task InsertManyAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<DeletionJobRow> jobs, CancellationToken cancellationToken)
+    {
+        for (var start = 0; start < jobs.Count; start += InsertChunk)
+        {
+            var count = Math.Min(InsertChunk, jobs.Count - start);
+            var values = new System.Text.StringBuilder();
+            var parameters = new DynamicParameters();
+            for (var i = 0; i < count; i++)
+            {
+                var job = jobs[start + i];
+                values.Append(i == 0 ? "" : ", ").Append(System.Globalization.CultureInfo.InvariantCulture,
+                    $"(@Id{i}, @Kind{i}, @TargetId{i}, @Scope{i}, @State{i}, @RequestedBy{i}, @RequestedAt{i}, @StartedAt{i}, @FinishedAt{i}, @LeaseOwner{i}, @LeaseUntil{i}, @Attempts{i}, @NextAttemptAt{i}, @RowsRemoved{i}, @Progress{i}, @Error{i}, @PurgeAfter{i}, @Cutoff{i}, @Parent{i})");
+                parameters.Add($"Id{i}", job.Id);
+                parameters.Add($"Kind{i}", job.Kind);
+                parameters.Add($"TargetId{i}", job.TargetId);
+                parameters.Add($"Scope{i}", job.Scope);
+                parameters.Add($"State{i}", job.State);
+                parameters.Add($"RequestedBy{i}", job.RequestedBy);
+                parameters.Add($"RequestedAt{i}", job.RequestedAt);
+                parameters.Add($"StartedAt{i}", job.StartedAt);
+                parameters.Add($"FinishedAt{i}", job.FinishedAt);
+                parameters.Add($"LeaseOwner{i}", job.LeaseOwner);
+                parameters.Add($"LeaseUntil{i}", job.LeaseUntil);
+                parameters.Add($"Attempts{i}", job.Attempts);
+                parameters.Add($"NextAttemptAt{i}", job.NextAttemptAt);
+                parameters.Add($"RowsRemoved{i}", job.RowsRemoved);
+                parameters.Add($"Progress{i}", job.Progress);
+                parameters.Add($"Error{i}", job.Error);
+                parameters.Add($"PurgeAfter{i}", job.PurgeAfter);
+                parameters.Add($"Cutoff{i}", job.Cutoff);
+                parameters.Add($"Parent{i}", job.Parent);
+            }
+
+            await connection.ExecuteAsync(new CommandDefinition(
+                $"INSERT INTO deletion_jobs ({Columns}) VALUES {values}", parameters, transaction, cancellationToken: cancellationToken));
+        }
+    }
+
+    public async Task<IReadOnlySet<string>> OpenTargetsAsync(DbConnection connection, DbTransaction? transaction, string kind, IReadOnlyList<string> targetIds, CancellationToken cancellationToken)
+    {
+        if (targetIds.Count == 0)
+        {
+            return new HashSet<string>(StringComparer.Ordinal);
+        }
+
+        var open = await connection.QueryAsync<string>(new CommandDefinition(
+            $"SELECT DISTINCT target_id FROM deletion_jobs WHERE {database.Dialect.InListSql("target_id", "@targetIds")} AND kind = @kind AND state IN ('queued', 'running')",
+            new { targetIds = targetIds.ToArray(), kind }, transaction, cancellationToken: cancellationToken));
+        return open.ToHashSet(StringComparer.Ordinal);
+    }
 
     public async Task<DeletionJobRow?> ClaimNextAsync(string nodeId, long now, long leaseUntil, CancellationToken cancellationToken)
     {
@@ -178,19 +246,20 @@ public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
         await connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE deletion_jobs
-            SET lease_owner = NULL, lease_until = NULL, next_attempt_at = @nextAttemptAt, error = @reason, attempts = attempts - 1
-            WHERE id = @jobId AND lease_owner = @nodeId
+            SET state = 'queued', lease_owner = NULL, lease_until = NULL, next_attempt_at = @nextAttemptAt, error = @reason, attempts = attempts - 1
+            WHERE id = @jobId AND lease_owner = @nodeId AND state = 'running'
             """,
             new { jobId, nodeId, reason, nextAttemptAt }, cancellationToken: cancellationToken));
     }
 
     public async Task FailAsync(string jobId, string nodeId, string errorMessage, long now, long? nextAttemptAt, CancellationToken cancellationToken)
     {
+        using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE deletion_jobs
-            SET state = CASE WHEN @nextAttemptAt IS NULL THEN 'failed' ELSE 'running' END,
+            SET state = CASE WHEN @nextAttemptAt IS NULL THEN 'failed' ELSE 'queued' END,
                 finished_at = CASE WHEN @nextAttemptAt IS NULL THEN @now ELSE NULL END,
                 lease_owner = NULL, lease_until = NULL, next_attempt_at = @nextAttemptAt, error = @errorMessage
             WHERE id = @jobId AND lease_owner = @nodeId
@@ -225,6 +294,7 @@ public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
             SELECT {Columns} FROM deletion_jobs
             WHERE (@State IS NULL OR state = @State) AND (@Kind IS NULL OR kind = @Kind) AND (@Scope IS NULL OR scope = @Scope)
               AND (@TargetId IS NULL OR target_id = @TargetId)
+              AND (@Parent IS NULL OR parent = @Parent)
               AND (@From IS NULL OR requested_at >= @From) AND (@To IS NULL OR requested_at < @To)
               AND (@BeforeAt IS NULL OR requested_at < @BeforeAt OR (requested_at = @BeforeAt AND id < @BeforeId))
             ORDER BY requested_at DESC, id DESC
@@ -236,6 +306,7 @@ public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
                 query.Kind,
                 query.Scope,
                 query.TargetId,
+                query.Parent,
                 query.From,
                 query.To,
                 BeforeAt = query.Before?.RequestedAt,

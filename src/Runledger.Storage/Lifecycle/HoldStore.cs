@@ -29,6 +29,9 @@ public interface IHoldStore
     Task<HoldRow?> DeleteAsync(DbConnection connection, DbTransaction transaction, string kind, string targetId, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<HoldRow>> ListAsync(CancellationToken cancellationToken);
+
+    /// <summary>Whether any hold exists; when none does, nothing is held and per-target look-ups can be skipped.</summary>
+    Task<bool> AnyAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken);
 }
 
 public sealed class HoldStore(IDatabase database) : IHoldStore
@@ -82,6 +85,10 @@ public sealed class HoldStore(IDatabase database) : IHoldStore
             "DELETE FROM legal_holds WHERE kind = @kind AND target_id = @targetId", new { kind, targetId }, transaction, cancellationToken: cancellationToken));
         return existing;
     }
+
+    public async Task<bool> AnyAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken) =>
+        await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM legal_holds LIMIT 1) h", transaction: transaction, cancellationToken: cancellationToken)) > 0;
 
     public async Task<IReadOnlyList<HoldRow>> ListAsync(CancellationToken cancellationToken)
     {

@@ -1,4 +1,7 @@
+using System.Data.Common;
+using System.Globalization;
 using Dapper;
+using Runledger.Storage.Audit;
 
 namespace Runledger.Storage.Lifecycle;
 
@@ -14,16 +17,17 @@ public sealed class RetentionPolicyRow
 
 public interface IRetentionPolicyStore
 {
-    /// <summary>Sets or replaces a policy; true when it is new.</summary>
+    /// <summary>Sets or replaces a policy with a <c>retention.policy_set</c> audit entry in the same transaction; true when it is new.</summary>
     Task<bool> PutAsync(RetentionPolicyRow row, CancellationToken cancellationToken);
 
-    Task<bool> DeleteAsync(string scopeKind, string scopeId, string policy, CancellationToken cancellationToken);
+    /// <summary>Clears a policy with a <c>retention.policy_cleared</c> audit entry in the same transaction; false when there was none.</summary>
+    Task<bool> DeleteAsync(string scopeKind, string scopeId, string policy, string actor, long now, CancellationToken cancellationToken);
 
     /// <summary>All policies, or those of one scope.</summary>
     Task<IReadOnlyList<RetentionPolicyRow>> ListAsync(string? scopeKind, string? scopeId, CancellationToken cancellationToken);
 }
 
-public sealed class RetentionPolicyStore(IDatabase database) : IRetentionPolicyStore
+public sealed class RetentionPolicyStore(IDatabase database, IAuditStore audit) : IRetentionPolicyStore
 {
     private const string Columns = "scope_kind, scope_id, policy, days, updated_by, updated_at";
 
@@ -32,22 +36,53 @@ public sealed class RetentionPolicyStore(IDatabase database) : IRetentionPolicyS
         using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        await database.Dialect.LockAuditChainAsync(connection, transaction, cancellationToken);
         var removed = await connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM retention_policies WHERE scope_kind = @ScopeKind AND scope_id = @ScopeId AND policy = @Policy", row, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition(
             $"INSERT INTO retention_policies ({Columns}) VALUES (@ScopeKind, @ScopeId, @Policy, @Days, @UpdatedBy, @UpdatedAt)", row, transaction, cancellationToken: cancellationToken));
+        await AuditAsync(connection, transaction, "retention.policy_set", row.ScopeKind, row.ScopeId, row.UpdatedBy, row.UpdatedAt,
+            string.Create(CultureInfo.InvariantCulture, $"{row.Policy}: older than {row.Days} days"), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return removed == 0;
     }
 
-    public async Task<bool> DeleteAsync(string scopeKind, string scopeId, string policy, CancellationToken cancellationToken)
+    public async Task<bool> DeleteAsync(string scopeKind, string scopeId, string policy, string actor, long now, CancellationToken cancellationToken)
     {
         using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
-        return await connection.ExecuteAsync(new CommandDefinition(
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        await database.Dialect.LockAuditChainAsync(connection, transaction, cancellationToken);
+        var days = await connection.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(
+            "SELECT days FROM retention_policies WHERE scope_kind = @scopeKind AND scope_id = @scopeId AND policy = @policy",
+            new { scopeKind, scopeId, policy }, transaction, cancellationToken: cancellationToken));
+        if (days is null)
+        {
+            return false;
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM retention_policies WHERE scope_kind = @scopeKind AND scope_id = @scopeId AND policy = @policy",
-            new { scopeKind, scopeId, policy }, cancellationToken: cancellationToken)) > 0;
+            new { scopeKind, scopeId, policy }, transaction, cancellationToken: cancellationToken));
+        await AuditAsync(connection, transaction, "retention.policy_cleared", scopeKind, scopeId, actor, now,
+            string.Create(CultureInfo.InvariantCulture, $"{policy}: was older than {days} days"), cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
     }
+
+    private Task AuditAsync(DbConnection connection, DbTransaction transaction, string action, string scopeKind, string scopeId, string actor, long now, string detail, CancellationToken cancellationToken) =>
+        audit.AppendAsync(connection, transaction, new AuditRow
+        {
+            Id = Guid.CreateVersion7().ToString(),
+            At = now,
+            Actor = actor,
+            Action = action,
+            TargetKind = scopeKind,
+            TargetId = scopeId,
+            Scope = scopeId,
+            Counts = "{}",
+            Detail = detail,
+        }, cancellationToken);
 
     public async Task<IReadOnlyList<RetentionPolicyRow>> ListAsync(string? scopeKind, string? scopeId, CancellationToken cancellationToken)
     {

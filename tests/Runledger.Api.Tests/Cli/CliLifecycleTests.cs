@@ -58,6 +58,14 @@ public sealed class CliLifecycleTests
         await (await server.Admin.GetAsync("/v2/admin/resourceGroups/cli-kept")).ExpectAsync(HttpStatusCode.OK);
         Assert.Equal(10 + 20 + 20, await Seed.CountOwnedAsync(server.Service<Storage.IDatabase>(), "cli-kept"));
 
+        // Watching a restored job ends at once: restored is an end, like done.
+        var watched = await CliRunner.RunAsync(server, "deletions", "watch", jobId, "--interval", "0.05", "--timeout", "60");
+        Assert.True(watched.ExitCode == 0, watched.Error);
+        Assert.EndsWith($"Deletion job {jobId} was restored: the resource_group cli-kept is back and nothing was removed.", watched.Output.Trim(), StringComparison.Ordinal);
+        var watchedJson = await CliRunner.RunAsync(server, "deletions", "watch", jobId, "--interval", "0.05", "--timeout", "60", "-o", "json");
+        Assert.True(watchedJson.ExitCode == 0, watchedJson.Error);
+        Assert.Equal("restored", (string?)watchedJson.Json["state"]);
+
         var twice = await CliRunner.RunAsync(server, "deletions", "restore", jobId);
         Assert.Equal(1, twice.ExitCode);
         Assert.StartsWith($"The server refused POST /runledger/v1/deletions/{jobId}/restore: 409 Conflict — ", twice.Error, StringComparison.Ordinal);
