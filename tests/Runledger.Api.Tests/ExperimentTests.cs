@@ -339,6 +339,16 @@ public abstract class ExperimentTests(ClockedServer fixture)
         Http.AssertJson("""{"llm_experiment_metrics":3,"llm_experiment_spans":3,"llm_experiment":1}""", job["removed"]!);
     }
 
+    /// <summary>The v1 and v3 event listings of an experiment, byte for byte.</summary>
+    private async Task<(string V1, string V3)> EventBodiesAsync(string id)
+    {
+        var v1 = await Server.Datadog.GetAsync($"/api/v2/llm-obs/v1/experiments/{id}/events");
+        var v3 = await Server.Datadog.GetAsync($"/api/v2/llm-obs/v3/experiments/{id}/events");
+        Assert.Equal(HttpStatusCode.OK, v1.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, v3.StatusCode);
+        return (await v1.Content.ReadAsStringAsync(), await v3.Content.ReadAsStringAsync());
+    }
+
     [Fact]
     public async Task Delete_ThenRestoreWithinRetention_ExperimentAndEventsBackAsTheyWere()
     {
@@ -346,6 +356,7 @@ public abstract class ExperimentTests(ClockedServer fixture)
         var id = await ExperimentAsync(Server.Datadog, project, "restorable");
         await (await Server.Datadog.PostAsync($"{Experiments}/{id}/events", EventTests.Push(project, 2))).ExpectAsync(HttpStatusCode.Accepted);
         var before = await (await Server.Datadog.GetAsync($"{Experiments}?filter[project_id]={project}")).OkAsync();
+        var eventsBefore = await EventBodiesAsync(id);
         var response = await Server.Datadog.PostAsync($"{Experiments}/delete", Delete(id));
         await response.ExpectAsync(HttpStatusCode.NoContent);
         Assert.Empty(await IdsAsync($"?filter[project_id]={project}"));
@@ -353,6 +364,7 @@ public abstract class ExperimentTests(ClockedServer fixture)
         fixture.Clock.Advance(TimeSpan.FromDays(10));
         await (await Server.Admin.PostAsync($"/runledger/v1/deletions/{response.JobId()}/restore", null)).ExpectAsync(HttpStatusCode.OK);
         Http.AssertJson(before.ToJsonString(), await (await Server.Datadog.GetAsync($"{Experiments}?filter[project_id]={project}")).OkAsync());
+        Assert.Equal(eventsBefore, await EventBodiesAsync(id));
         Assert.Empty((await (await Server.Datadog.GetAsync($"{Experiments}?filter[project_id]={project}&filter[is_deleted]=true")).OkAsync())["data"]!.AsArray());
         await (await Server.Datadog.PostAsync($"{Experiments}/{id}/events", EventTests.Push(project, 1, offset: 2))).ExpectAsync(HttpStatusCode.Accepted);
         Assert.Equal(3, await CountAsync("llm_experiment_spans", id));

@@ -207,7 +207,8 @@ public abstract class RetentionTests(LifecycleServer fixture)
     {
         var group = await fixture.SeedGroupAsync(executions: 2);
         var unknown = await (await PutPolicyAsync(group, "everything", 3)).ExpectAsync(HttpStatusCode.BadRequest);
-        Assert.StartsWith("There is no retention policy 'everything' for 'resource_group'; available: resource_group/metrics, resource_group/terminal_executions", (string?)unknown["detail"], StringComparison.Ordinal);
+        Assert.StartsWith("There is no retention policy 'everything' for 'resource_group'; available: ", (string?)unknown["detail"], StringComparison.Ordinal);
+        Assert.Contains("resource_group/metrics, resource_group/terminal_executions", (string?)unknown["detail"], StringComparison.Ordinal);
         var zero = await (await PutPolicyAsync(group, "metrics", 0)).ExpectAsync(HttpStatusCode.BadRequest);
         Assert.Equal("days must be a whole number from 1 to 36500.", (string?)zero["detail"]);
         await (await PutPolicyAsync("rg-missing-0000", "metrics", 3)).ExpectAsync(HttpStatusCode.NotFound);

@@ -55,8 +55,11 @@ public interface IExperimentEventStore
     /// <summary>Spans in push order after <paramref name="afterSeq"/>; at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<ExperimentSpanRow>> ListSpansAsync(string experimentId, long? afterSeq, int limit, CancellationToken cancellationToken);
 
-    /// <summary>Metrics (push order) of the given span ids.</summary>
-    Task<IReadOnlyList<ExperimentMetricRow>> ListSpanMetricsAsync(string experimentId, IReadOnlyList<string> spanIds, CancellationToken cancellationToken);
+    /// <summary>
+    /// Metrics (push order) whose span_id names a span pushed in (<paramref name="afterSeq"/>, <paramref name="lastSeq"/>]:
+    /// the metrics of one page of spans, found by a join on the span table (no list of span ids is bound).
+    /// </summary>
+    Task<IReadOnlyList<ExperimentMetricRow>> ListSpanMetricsAsync(string experimentId, long afterSeq, long lastSeq, CancellationToken cancellationToken);
 
     /// <summary>Every metric of the experiment in push order.</summary>
     Task<IReadOnlyList<ExperimentMetricRow>> ListMetricsAsync(string experimentId, CancellationToken cancellationToken);
@@ -129,9 +132,9 @@ public sealed class ExperimentEventStore(IDatabase database) : IExperimentEventS
         return rows.AsList();
     }
 
-    public async Task<IReadOnlyList<ExperimentMetricRow>> ListSpanMetricsAsync(string experimentId, IReadOnlyList<string> spanIds, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ExperimentMetricRow>> ListSpanMetricsAsync(string experimentId, long afterSeq, long lastSeq, CancellationToken cancellationToken)
     {
-        if (spanIds.Count == 0)
+        if (lastSeq <= afterSeq)
         {
             return [];
         }
@@ -139,11 +142,13 @@ public sealed class ExperimentEventStore(IDatabase database) : IExperimentEventS
         await using var connection = await database.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<ExperimentMetricRow>(new CommandDefinition(
             $"""
-            SELECT {string.Join(", ", MetricColumns)} FROM llm_experiment_metrics
-            WHERE experiment_id = @experimentId AND {database.Dialect.InListSql("span_id", "@spanIds")}
-            ORDER BY seq
+            SELECT {string.Join(", ", MetricColumns.Select(c => "m." + c))} FROM llm_experiment_metrics m
+            WHERE m.experiment_id = @experimentId
+              AND EXISTS (SELECT 1 FROM llm_experiment_spans s
+                          WHERE s.experiment_id = m.experiment_id AND s.span_id = m.span_id AND s.seq > @afterSeq AND s.seq <= @lastSeq)
+            ORDER BY m.seq
             """,
-            new { experimentId, spanIds = spanIds.Distinct(StringComparer.Ordinal).ToArray() }, cancellationToken: cancellationToken));
+            new { experimentId, afterSeq, lastSeq }, cancellationToken: cancellationToken));
         return rows.AsList();
     }
 

@@ -134,7 +134,8 @@ public sealed class ExperimentStore(IDatabase database) : IExperimentStore
             }
 
             experiment.DatasetVersion ??= dataset.CurrentVersion;
-            if (experiment.DatasetVersion < 0 || experiment.DatasetVersion > dataset.CurrentVersion)
+            if (experiment.DatasetVersion < 0 || experiment.DatasetVersion > dataset.CurrentVersion
+                || !await VersionKeptAsync(connection, transaction, experiment.DatasetId, experiment.DatasetVersion!.Value, cancellationToken))
             {
                 return (ExperimentWriteOutcome.DatasetVersionOutOfRange, null);
             }
@@ -289,6 +290,22 @@ public sealed class ExperimentStore(IDatabase database) : IExperimentStore
         connection.QuerySingleOrDefaultAsync<DatasetReference?>(new CommandDefinition(
             "SELECT id AS dataset_id, current_version FROM llm_datasets WHERE id = @datasetId AND project_id = @projectId AND deleting_job_id IS NULL",
             new { projectId, datasetId }, transaction, cancellationToken: cancellationToken));
+
+    /// <summary>
+    /// The version still exists and no open dataset-version retention job (kind
+    /// <c>llm_dataset_versions_expired</c>, whose cutoff it is older than) is removing it: referencing
+    /// it now would keep a version whose records are already being reclaimed.
+    /// </summary>
+    private static async Task<bool> VersionKeptAsync(DbConnection connection, DbTransaction transaction, string datasetId, long version, CancellationToken cancellationToken) =>
+        await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            """
+            SELECT COUNT(*) FROM llm_dataset_versions v
+            WHERE v.dataset_id = @datasetId AND v.version_number = @version
+              AND NOT EXISTS (SELECT 1 FROM deletion_jobs j
+                              WHERE j.kind = 'llm_dataset_versions_expired' AND j.target_id = v.dataset_id AND j.state IN ('queued', 'running')
+                                AND COALESCE(v.last_used, v.created_at) < j.cutoff)
+            """,
+            new { datasetId, version }, transaction, cancellationToken: cancellationToken)) > 0;
 
     /// <summary>
     /// An experiment that references a dataset version keeps it alive: the version's last_used

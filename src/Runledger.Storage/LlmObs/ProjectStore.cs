@@ -10,6 +10,9 @@ public sealed class ProjectRow
     public string? Description { get; init; }
     public long CreatedAt { get; init; }
     public long UpdatedAt { get; init; }
+
+    /// <summary>Set while the project is being deleted (hidden, its name still reserved); only <see cref="IProjectStore.CreateOrGetAsync"/> reads it.</summary>
+    public string? DeletingJobId { get; init; }
 }
 
 /// <summary>Position after the last item of a page: lists are newest first, ties broken by id.</summary>
@@ -29,7 +32,11 @@ public interface IProjectStore
     /// <summary>Visible projects (not being deleted), newest first; at most <c>Limit</c>.</summary>
     Task<IReadOnlyList<ProjectRow>> ListAsync(ProjectQuery query, CancellationToken cancellationToken);
 
-    /// <summary>Creates the project, or returns the one of that name (Created = false), as the API says.</summary>
+    /// <summary>
+    /// Creates the project, or returns the one of that name (Created = false), as the API says. A
+    /// project of that name that is being deleted (within grace: restorable) keeps the name; it comes
+    /// back with <see cref="ProjectRow.DeletingJobId"/> set and must not be shown.
+    /// </summary>
     Task<(ProjectRow Project, bool Created)> CreateOrGetAsync(ProjectRow project, CancellationToken cancellationToken);
 
     Task<(ProjectUpdateOutcome Outcome, ProjectRow? Project)> UpdateAsync(string orgId, string id, string? name, string? description, bool setDescription, long now, CancellationToken cancellationToken);
@@ -64,7 +71,7 @@ public sealed class ProjectStore(IDatabase database) : IProjectStore
             $"INSERT INTO llm_projects ({Columns}) VALUES (@Id, @OrgId, @Name, @Description, @CreatedAt, @UpdatedAt) ON CONFLICT (org_id, name) DO NOTHING",
             project, transaction, cancellationToken: cancellationToken));
         var stored = await connection.QuerySingleAsync<ProjectRow>(new CommandDefinition(
-            $"SELECT {Columns} FROM llm_projects WHERE org_id = @OrgId AND name = @Name", project, transaction, cancellationToken: cancellationToken));
+            $"SELECT {Columns}, deleting_job_id FROM llm_projects WHERE org_id = @OrgId AND name = @Name", project, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return (stored, inserted == 1);
     }

@@ -22,7 +22,19 @@ public sealed class DatasetCascade : ICascadeRegistration
         registry.AddKind(new CascadeKind(
             Kind,
             MarkSql: "UPDATE llm_datasets SET deleting_job_id = @JobId WHERE id = @TargetId AND org_id = @Scope AND deleting_job_id IS NULL",
-            FinishSql: "DELETE FROM llm_datasets WHERE id = @TargetId AND deleting_job_id = @JobId"));
+            FinishSql: "DELETE FROM llm_datasets WHERE id = @TargetId AND deleting_job_id = @JobId")
+        {
+            // Within grace (Lifecycle:Grace:llm_dataset) the marked row keeps its name reserved and no
+            // record or version was touched. Restoring fails (TargetGone) once its project's deletion reclaimed it.
+            RestoreSql = "UPDATE llm_datasets SET deleting_job_id = NULL WHERE id = @TargetId AND org_id = @Scope AND deleting_job_id = @JobId",
+            ExistsSql = """
+                SELECT COUNT(*) FROM llm_datasets d
+                WHERE d.id = @TargetId AND d.org_id = @Scope AND d.deleting_job_id IS NULL
+                  AND EXISTS (SELECT 1 FROM llm_projects p WHERE p.id = d.project_id AND p.deleting_job_id IS NULL)
+                """,
+            AncestorsSql = $"SELECT '{ProjectCascade.Kind}' AS kind, project_id AS id FROM llm_datasets WHERE id = @TargetId",
+            Holdable = true,
+        });
         registry.AddChild(new CascadeChild(Kind, "llm_records", "llm_records", "dataset_id = @TargetId", Order: 10));
         registry.AddChild(new CascadeChild(Kind, "llm_dataset_versions", "llm_dataset_versions", "dataset_id = @TargetId", Order: 20));
     }
@@ -41,7 +53,7 @@ public static class DatasetDeletion
     }
 
     public static async Task<Results<NoContent, ErrorResult>> DeleteAsync(
-        string projectId, HttpContext context, IDatasetStore datasets, DeletionScheduler scheduler, IOptions<DatasetOptions> options)
+        string projectId, HttpContext context, IDatasetStore datasets, DeletionScheduler scheduler, LlmObsHolds holds, IOptions<DatasetOptions> options)
     {
         var (attributes, _, error) = await JsonApi.ReadDataAsync(context, DatasetEndpoints.Type);
         if (error is not null)
@@ -62,9 +74,15 @@ public static class DatasetDeletion
         }
 
         var owned = await datasets.VisibleIdsAsync(org, projectId, ids, context.RequestAborted);
-        var results = await scheduler.ScheduleManyAsync(DatasetCascade.Kind, owned, org, context.User.Actor(), context.RequestAborted);
+        var (refused, targets) = await holds.CheckAsync(DatasetCascade.Kind, owned, org, context.User.Actor(), context.RequestAborted);
+        if (refused is not null)
+        {
+            return refused.ToResult();
+        }
+
+        var results = await scheduler.ScheduleManyAsync(DatasetCascade.Kind, targets, org, context.User.Actor(), context.RequestAborted);
         Deletions.SetJobHeader(context, results);
-        return TypedResults.NoContent();
+        return LlmObsHolds.Refusal(DatasetCascade.Kind, targets, results) is { } late ? late.ToResult() : TypedResults.NoContent();
     }
 }
 

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Runledger.Server.Auth;
@@ -48,33 +49,20 @@ public static class EventEndpoints
             : ExperimentEndpoints.NotFound(experimentId).ToResult();
     }
 
-    public static async Task<Results<JsonHttpResult<SpansResponse>, ErrorResult>> ListV1Async(string experimentId, HttpContext context, IExperimentStore experiments, IExperimentEventStore events)
-    {
-        if (await experiments.GetAsync(ProjectEndpoints.Org(context), experimentId, context.RequestAborted) is null)
-        {
-            return ExperimentEndpoints.NotFound(experimentId).ToResult();
-        }
+    /// <summary>Spans read from the store per round trip by the unpaged v1 and v2 listings.</summary>
+    public const int ReadPage = 5000;
 
-        var spans = await events.ListSpansAsync(experimentId, null, int.MaxValue, context.RequestAborted);
-        var metrics = await events.ListMetricsAsync(experimentId, context.RequestAborted);
-        var joined = Join(spans, metrics);
-        return TypedResults.Json(new SpansResponse(joined.Select(s => new SpanData(s.Id, SpanType, s)).ToList()), EventJson.Default.SpansResponse);
-    }
+    /// <summary>v1 (spans only) in full, as the spec says, streamed in pages of <see cref="ReadPage"/> spans.</summary>
+    public static async Task<Results<StreamedEvents, ErrorResult>> ListV1Async(string experimentId, HttpContext context, IExperimentStore experiments, IExperimentEventStore events) =>
+        await experiments.GetAsync(ProjectEndpoints.Org(context), experimentId, context.RequestAborted) is null
+            ? ExperimentEndpoints.NotFound(experimentId).ToResult()
+            : new StreamedEvents(experimentId, events, WithSummary: false);
 
-    public static async Task<Results<JsonHttpResult<EventsResponse>, ErrorResult>> ListV2Async(string experimentId, HttpContext context, IExperimentStore experiments, IExperimentEventStore events)
-    {
-        if (await experiments.GetAsync(ProjectEndpoints.Org(context), experimentId, context.RequestAborted) is null)
-        {
-            return ExperimentEndpoints.NotFound(experimentId).ToResult();
-        }
-
-        var spans = await events.ListSpansAsync(experimentId, null, int.MaxValue, context.RequestAborted);
-        var summary = await events.ListSummaryMetricsAsync(experimentId, context.RequestAborted);
-        var spanMetrics = await events.ListSpanMetricsAsync(experimentId, spans.Select(s => s.SpanId).ToList(), context.RequestAborted);
-        return TypedResults.Json(
-            new EventsResponse(new EventsData(experimentId, CollectionType, new EventsAttributes(Join(spans, spanMetrics), Summary(summary))), null),
-            EventJson.Default.EventsResponse);
-    }
+    /// <summary>v2 (spans and summary metrics) in full, as the spec says, streamed in pages of <see cref="ReadPage"/> spans.</summary>
+    public static async Task<Results<StreamedEvents, ErrorResult>> ListV2Async(string experimentId, HttpContext context, IExperimentStore experiments, IExperimentEventStore events) =>
+        await experiments.GetAsync(ProjectEndpoints.Org(context), experimentId, context.RequestAborted) is null
+            ? ExperimentEndpoints.NotFound(experimentId).ToResult()
+            : new StreamedEvents(experimentId, events, WithSummary: true);
 
     /// <summary>Pages by spans in push order; summary metrics come with the first page only, so that concatenated pages hold each once.</summary>
     public static async Task<Results<JsonHttpResult<EventsResponse>, ErrorResult>> ListV3Async(string experimentId, HttpContext context, IExperimentStore experiments, IExperimentEventStore events)
@@ -95,11 +83,98 @@ public static class EventEndpoints
         var rows = await events.ListSpansAsync(experimentId, afterSeq, limit + 1, context.RequestAborted);
         var page = rows.Take(limit).ToList();
         var after = rows.Count > limit ? JsonApi.EncodeCursor(page[^1].Seq, experimentId) : null;
-        var spanMetrics = await events.ListSpanMetricsAsync(experimentId, page.Select(s => s.SpanId).ToList(), context.RequestAborted);
+        var spanMetrics = page.Count == 0 ? [] : await events.ListSpanMetricsAsync(experimentId, afterSeq ?? -1, page[^1].Seq, context.RequestAborted);
         var summary = afterSeq is null ? await events.ListSummaryMetricsAsync(experimentId, context.RequestAborted) : [];
         return TypedResults.Json(
             new EventsResponse(new EventsData(experimentId, CollectionType, new EventsAttributes(Join(page, spanMetrics), Summary(summary))), new EventsMeta(after)),
             EventJson.Default.EventsResponse);
+    }
+
+    /// <summary>
+    /// The unpaged listings written as they are read: each page of spans and its metrics (a join on
+    /// the span table by push-order range, no bound id list) is serialised and flushed before the
+    /// next is read, so memory stays bounded by one page whatever the experiment holds. v1 is
+    /// <c>{"data":[SpanData…]}</c>; v2 <c>{"data":{"id","type","attributes":{"spans","summary_metrics"}}}</c>.
+    /// </summary>
+    public sealed record StreamedEvents(string ExperimentId, IExperimentEventStore Events, bool WithSummary) : IResult
+    {
+        public async Task ExecuteAsync(HttpContext httpContext)
+        {
+            var cancellationToken = httpContext.RequestAborted;
+            var options = EventJson.Default.Options;
+            httpContext.Response.StatusCode = StatusCodes.Status200OK;
+            httpContext.Response.ContentType = "application/json; charset=utf-8";
+            // Over the PipeWriter the serialiser's own flushes only advance the buffer (a Stream would
+            // write synchronously, which Kestrel forbids); each page is sent by FlushPageAsync.
+            var body = httpContext.Response.BodyWriter;
+            await using var writer = new Utf8JsonWriter(body, new JsonWriterOptions { Encoder = options.Encoder, Indented = options.WriteIndented });
+            writer.WriteStartObject();
+            if (WithSummary)
+            {
+                writer.WriteStartObject("data");
+                writer.WriteString("id", ExperimentId);
+                writer.WriteString("type", CollectionType);
+                writer.WriteStartObject("attributes");
+                writer.WriteStartArray("spans");
+            }
+            else
+            {
+                writer.WriteStartArray("data");
+            }
+
+            var after = -1L;
+            while (true)
+            {
+                var page = await Events.ListSpansAsync(ExperimentId, after, ReadPage, cancellationToken);
+                if (page.Count == 0)
+                {
+                    break;
+                }
+
+                var metrics = await Events.ListSpanMetricsAsync(ExperimentId, after, page[^1].Seq, cancellationToken);
+                foreach (var span in Join(page, metrics))
+                {
+                    if (WithSummary)
+                    {
+                        JsonSerializer.Serialize(writer, span, EventJson.Default.SpanWithEvals);
+                    }
+                    else
+                    {
+                        JsonSerializer.Serialize(writer, new SpanData(span.Id, SpanType, span), EventJson.Default.SpanData);
+                    }
+                }
+
+                await FlushPageAsync(writer, body, cancellationToken);
+                after = page[^1].Seq;
+                if (page.Count < ReadPage)
+                {
+                    break;
+                }
+            }
+
+            writer.WriteEndArray();
+            if (WithSummary)
+            {
+                writer.WriteStartArray("summary_metrics");
+                foreach (var metric in Summary(await Events.ListSummaryMetricsAsync(ExperimentId, cancellationToken)))
+                {
+                    JsonSerializer.Serialize(writer, metric, EventJson.Default.EvalMetricEvent);
+                }
+
+                writer.WriteEndArray();
+                writer.WriteEndObject();
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndObject();
+            await FlushPageAsync(writer, body, cancellationToken);
+        }
+
+        private static async Task FlushPageAsync(Utf8JsonWriter writer, System.IO.Pipelines.PipeWriter body, CancellationToken cancellationToken)
+        {
+            await writer.FlushAsync(cancellationToken);
+            await body.FlushAsync(cancellationToken);
+        }
     }
 
     private static List<SpanWithEvals> Join(IReadOnlyList<ExperimentSpanRow> spans, IReadOnlyList<ExperimentMetricRow> metrics)

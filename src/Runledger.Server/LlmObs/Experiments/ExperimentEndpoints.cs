@@ -208,7 +208,7 @@ public static class ExperimentEndpoints
     /// for the retention period. Unknown ids and experiments already deleted are ignored, so a
     /// repeated request is harmless; a malformed one changes nothing.
     /// </summary>
-    public static async Task<Results<NoContent, ErrorResult>> DeleteAsync(HttpContext context, DeletionScheduler scheduler)
+    public static async Task<Results<NoContent, ErrorResult>> DeleteAsync(HttpContext context, DeletionScheduler scheduler, LlmObsHolds holds)
     {
         var (attributes, _, error) = await JsonApi.ReadDataAsync(context, Type);
         if (error is not null)
@@ -222,22 +222,23 @@ public static class ExperimentEndpoints
             return idsError.ToResult();
         }
 
-        var results = await scheduler.ScheduleManyAsync(ExperimentCascade.Kind, ids!, ProjectEndpoints.Org(context), context.User.Actor(), context.RequestAborted);
+        // An experiment inside a held project refuses the whole request (audited): none of its
+        // experiments is deleted, and the answer names the first hold met.
+        var org = ProjectEndpoints.Org(context);
+        var (refused, targets) = await holds.CheckAsync(ExperimentCascade.Kind, ids!, org, context.User.Actor(), context.RequestAborted);
+        if (refused is not null)
+        {
+            return refused.ToResult();
+        }
+
+        var results = await scheduler.ScheduleManyAsync(ExperimentCascade.Kind, targets, org, context.User.Actor(), context.RequestAborted);
         var jobs = results.OfType<ScheduleResult.Scheduled>().Select(s => s.JobId).ToList();
         if (jobs.Count > 0)
         {
             context.Response.Headers[ResourceGroupEndpoints.DeletionJobHeader] = string.Join(',', jobs);
         }
 
-        // An experiment inside a held project is refused (and audited) by the scheduler; the others
-        // of the request are deleted. The answer names the first hold met.
-        var held = results.Select((r, i) => (Result: r as ScheduleResult.Held, Id: ids![i])).FirstOrDefault(h => h.Result is not null);
-        if (held.Result is not null)
-        {
-            return new ApiError(StatusCodes.Status403Forbidden, "LegalHold", held.Result.Detail(ExperimentCascade.Kind, held.Id)).ToResult();
-        }
-
-        return TypedResults.NoContent();
+        return LlmObsHolds.Refusal(ExperimentCascade.Kind, targets, results) is { } late ? late.ToResult() : TypedResults.NoContent();
     }
 
     public static ApiError NotFound(string experimentId) =>

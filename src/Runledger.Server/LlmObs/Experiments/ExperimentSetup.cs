@@ -1,6 +1,7 @@
 using Runledger.Server.Auth;
 using Runledger.Server.Lifecycle;
 using Runledger.Server.LlmObs.Events;
+using Runledger.Server.LlmObs.Projects;
 using Runledger.Storage.LlmObs;
 
 namespace Runledger.Server.LlmObs.Experiments;
@@ -13,6 +14,8 @@ public static class ExperimentSetup
         services.AddSingleton<IExperimentStore, ExperimentStore>();
         services.AddSingleton<IExperimentEventStore, ExperimentEventStore>();
         services.AddSingleton<ICascadeRegistration, ExperimentCascade>();
+        services.AddSingleton<ICascadeRegistration, LlmObsRetention>();
+        services.AddSingleton<LlmObsHolds>();
         return services;
     }
 

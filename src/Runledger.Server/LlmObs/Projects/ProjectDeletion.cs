@@ -21,7 +21,14 @@ public sealed class ProjectCascade : ICascadeRegistration
         registry.AddKind(new CascadeKind(
             Kind,
             MarkSql: "UPDATE llm_projects SET deleting_job_id = @JobId WHERE id = @TargetId AND org_id = @Scope AND deleting_job_id IS NULL",
-            FinishSql: "DELETE FROM llm_projects WHERE id = @TargetId AND deleting_job_id = @JobId"));
+            FinishSql: "DELETE FROM llm_projects WHERE id = @TargetId AND deleting_job_id = @JobId")
+        {
+            // Within grace (Lifecycle:Grace:llm_project) the marked row keeps its id and name (reserved,
+            // so no new project can collide) and no child was touched: unmarking brings it all back.
+            RestoreSql = "UPDATE llm_projects SET deleting_job_id = NULL WHERE id = @TargetId AND org_id = @Scope AND deleting_job_id = @JobId",
+            ExistsSql = "SELECT COUNT(*) FROM llm_projects WHERE id = @TargetId AND org_id = @Scope AND deleting_job_id IS NULL",
+            Holdable = true,
+        });
         const string datasets = "dataset_id IN (SELECT id FROM llm_datasets WHERE project_id = @TargetId)";
         registry.AddChild(new CascadeChild(Kind, "llm_records", "llm_records", datasets, Order: 10));
         registry.AddChild(new CascadeChild(Kind, "llm_dataset_versions", "llm_dataset_versions", datasets, Order: 20));
@@ -41,7 +48,7 @@ public static class ProjectDeletion
         return v1;
     }
 
-    public static async Task<Results<NoContent, ErrorResult>> DeleteAsync(HttpContext context, DeletionScheduler scheduler, IOptions<DatasetOptions> options)
+    public static async Task<Results<NoContent, ErrorResult>> DeleteAsync(HttpContext context, DeletionScheduler scheduler, LlmObsHolds holds, IOptions<DatasetOptions> options)
     {
         var (attributes, _, error) = await JsonApi.ReadDataAsync(context, ProjectEndpoints.Type);
         if (error is not null)
@@ -55,9 +62,17 @@ public static class ProjectDeletion
             return idsError.ToResult();
         }
 
+        // A held project (or one holding a held dataset) refuses the whole request, before any mark.
+        var org = ProjectEndpoints.Org(context);
+        var (refused, targets) = await holds.CheckAsync(ProjectCascade.Kind, ids, org, context.User.Actor(), context.RequestAborted);
+        if (refused is not null)
+        {
+            return refused.ToResult();
+        }
+
         // The mark is scoped to the organisation: another organisation's ids mark nothing.
-        var results = await scheduler.ScheduleManyAsync(ProjectCascade.Kind, ids, ProjectEndpoints.Org(context), context.User.Actor(), context.RequestAborted);
+        var results = await scheduler.ScheduleManyAsync(ProjectCascade.Kind, targets, org, context.User.Actor(), context.RequestAborted);
         Deletions.SetJobHeader(context, results);
-        return TypedResults.NoContent();
+        return LlmObsHolds.Refusal(ProjectCascade.Kind, targets, results) is { } late ? late.ToResult() : TypedResults.NoContent();
     }
 }

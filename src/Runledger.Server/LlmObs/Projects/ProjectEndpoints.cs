@@ -58,6 +58,12 @@ public static class ProjectEndpoints
             new ProjectRow { Id = Guid.NewGuid().ToString(), OrgId = Org(context), Name = name.Value!, Description = description.Value, CreatedAt = now, UpdatedAt = now },
             context.RequestAborted);
 
+        // The name of a project being deleted stays reserved until its deletion ends (it may be restored).
+        if (project.DeletingJobId is not null)
+        {
+            return JsonApi.Invalid("/data/attributes/name", $"A project named '{name.Value}' is being deleted; its name stays reserved until the deletion ends (or it is restored); choose another name.").ToResult();
+        }
+
         // "Returns the existing project if a name conflict occurs": 200 instead of 201.
         return TypedResults.Json(new ProjectResponse(ProjectData.From(project)), LlmObsJson.Default.ProjectResponse,
             statusCode: created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
