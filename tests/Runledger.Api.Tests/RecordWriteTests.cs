@@ -241,7 +241,7 @@ public abstract class RecordWriteTests(ServerFixture fixture)
                 {"data":{"id":"{{{{dataset}}}}","type":"datasets","attributes":{"insert_records":[{"input":"x"}],"delete_records":["{{{{ids[1]}}}}"]}}}
                 """))).ExpectErrorAsync(HttpStatusCode.Forbidden, Error("403", "Forbidden", detail, "LegalHold"));
             Assert.Equal(before, await SnapshotAsync(dataset));
-            await (await Server.Admin.DeleteAsync($"/runledger/v1/holds/{kind}/{id}")).ExpectAsync(HttpStatusCode.NoContent);
+            await (await Server.Admin.DeleteAsync($"/runledger/v1/holds/{kind}/{id}?scope=default")).ExpectAsync(HttpStatusCode.NoContent);
         }
 
         var audit = await (await Server.Admin.GetAsync($"/runledger/v1/audit?targetKind=llm_records&targetId={dataset}")).ExpectAsync(HttpStatusCode.OK);
@@ -262,16 +262,6 @@ public abstract class RecordWriteTests(ServerFixture fixture)
         Assert.Equal(jobId, (string?)entry["jobId"]);
         Assert.Equal("""{"llm_records":2}""", entry["counts"]!.ToJsonString());
         Assert.Equal(0, await Server.CountAsync("SELECT COUNT(*) FROM llm_records WHERE dataset_id = @dataset AND version_to IS NULL", new { dataset }));
-    }
-
-    [Fact(Skip = "llm_dataset becomes holdable through PUT /runledger/v1/holds in the llmlife branch; unskip once it is merged (RecordDeletes_DatasetOrProjectUnderLegalHold covers the refusal now).")]
-    public async Task RecordDeletes_HoldPlacedThroughTheAdminApi_403()
-    {
-        var (project, dataset) = await NewDatasetAsync();
-        var ids = await Client.AppendAsync(project, dataset, 1);
-        await (await Server.Admin.PutAsync($"/runledger/v1/holds/llm_dataset/{dataset}", Http.Json("""{"reason":"case 43"}"""))).ExpectAsync(HttpStatusCode.Created);
-        await (await Client.PostAsync(Records(project, dataset) + "/delete", Delete("records", "record_ids", ids[0]))).ExpectAsync(HttpStatusCode.Forbidden);
-        Assert.Equal(1, await Server.CountAsync("SELECT COUNT(*) FROM llm_records WHERE dataset_id = @dataset AND version_to IS NULL", new { dataset }));
     }
 
     [Fact]
@@ -315,15 +305,8 @@ public abstract class RecordWriteTests(ServerFixture fixture)
         Assert.Equal(3, await CurrentVersionAsync(project, dataset));
     }
 
-    /// <summary>A hold row as the admin API writes it (PUT /runledger/v1/holds/{kind}/{id}), for kinds this build cannot hold through the API yet.</summary>
-    private async Task PlaceHoldAsync(string kind, string id, string reason)
-    {
-        await using var connection = await Server.Service<IDatabase>().OpenAsync(CancellationToken.None);
-        await connection.ExecuteAsync(
-            "INSERT INTO legal_holds (kind, target_id, scope, reason, held_by, held_at) VALUES (@kind, @id, 'default', @reason, 'test', 0)", new { kind, id, reason });
-        await connection.ExecuteAsync(
-            "INSERT INTO legal_hold_paths (kind, id, hold_kind, hold_id) VALUES (@kind, @id, @kind, @id)", new { kind, id });
-    }
+    private async Task PlaceHoldAsync(string kind, string id, string reason) =>
+        await (await Server.Admin.PutAsync($"/runledger/v1/holds/{kind}/{id}?scope=default", Http.Json($$"""{"reason":"{{reason}}"}"""))).ExpectAsync(HttpStatusCode.Created);
 
     private static MultipartFormDataContent UploadForm(string csv)
     {
