@@ -19,7 +19,7 @@ internal sealed class ExecutionDelete1mScenario : IScenario
 
     public async Task RunAsync(BenchContext context, ScenarioResult result, CancellationToken cancellationToken)
     {
-        var points = context.Size(1_000_000, 20_000);
+        var points = context.Size(1_000_000, 5_000);
         result.Parameter("points in the execution", points);
 
         await using var server = await context.StartServerAsync(cancellationToken);

@@ -20,9 +20,9 @@ internal sealed class ReadsDuringCascadeScenario : IScenario
 
     public async Task RunAsync(BenchContext context, ScenarioResult result, CancellationToken cancellationToken)
     {
-        var points = context.Size(10_000_000, 50_000);
-        var executions = context.Size(10_000, 200);
-        var records = context.Size(10_000, 200);
+        var points = context.Size(10_000_000, 5_000);
+        var executions = context.Size(10_000, 100);
+        var records = context.Size(10_000, 100);
         var rate = context.Size(2_000, 200);
         var idle = TimeSpan.FromSeconds(context.Size(10, 0.5));
         var maxDuring = TimeSpan.FromSeconds(context.Size(120, 10));

@@ -18,8 +18,8 @@ internal sealed class ReadsScenario : IScenario
 
     public async Task RunAsync(BenchContext context, ScenarioResult result, CancellationToken cancellationToken)
     {
-        var executions = context.Size(10_000, 200);
-        var records = context.Size(10_000, 200);
+        var executions = context.Size(10_000, 100);
+        var records = context.Size(10_000, 100);
         var rate = context.Size(2_000, 200);
         var duration = TimeSpan.FromSeconds(context.Size(20, 0.5));
         var warmup = TimeSpan.FromSeconds(context.Size(3, 0.25));
