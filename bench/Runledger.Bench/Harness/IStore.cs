@@ -19,7 +19,23 @@ internal interface IStore : IAsyncDisposable
 
     /// <summary>Metric points left in the whole store (reclaimed ones are gone).</summary>
     Task<long> CountMetricPointsAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Adds experiments <c>{idPrefix}1 … {idPrefix}N</c> to an existing project (in its organisation),
+    /// each with <paramref name="eventsPerExperiment"/> events — half spans, half evaluation
+    /// metrics — in a few set-based statements.
+    /// </summary>
+    Task SeedExperimentsAsync(string projectId, string idPrefix, int experiments, int eventsPerExperiment, CancellationToken cancellationToken);
+
+    /// <summary>The project's experiments (live and being deleted), its own row, and the experiment events left in the whole store.</summary>
+    Task<ExperimentCounts> CountExperimentsAsync(string projectId, CancellationToken cancellationToken);
 }
+
+/// <param name="Live">Experiments of the project not being deleted.</param>
+/// <param name="Deleting">Experiments of the project marked for deletion (soft-deleted, in grace or being reclaimed).</param>
+/// <param name="Events">Spans plus evaluation metrics of all experiments in the store.</param>
+/// <param name="ProjectRows">1 while the project row exists (live or being deleted), 0 once reclaimed.</param>
+internal sealed record ExperimentCounts(long Live, long Deleting, long Events, long ProjectRows);
 
 /// <summary>Creates a fresh <see cref="IStore"/> per server run, so no run sees another's rows.</summary>
 internal interface IStoreProvider

@@ -99,6 +99,51 @@ internal sealed class PostgresStore(string adminConnectionString, string connect
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
+    public async Task SeedExperimentsAsync(string projectId, string idPrefix, int experiments, int eventsPerExperiment, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            """
+            INSERT INTO llm_experiments (id, org_id, project_id, name, experiment, status, author_id, created_at, updated_at, event_seq)
+            SELECT @prefix || i, p.org_id, p.id, 'bench-' || i, 'bench', 'completed', 'bench', 1700000000000 + i, 1700000000000 + i, @spans + @metrics
+            FROM generate_series(1, @experiments) AS i JOIN llm_projects p ON p.id = @project;
+            INSERT INTO llm_experiment_spans (experiment_id, seq, id, span_id, trace_id, project_id, dataset_id, name, start_ns, duration, status, tags, meta)
+            SELECT @prefix || e, s, @prefix || e || '-' || s, 'span-' || s, 'trace-' || s, @project, 'bench-dataset', 'bench', 1700000000000000000 + s, 1000000, 'ok', '[]', NULL
+            FROM generate_series(1, @experiments) AS e CROSS JOIN generate_series(1, @spans) AS s;
+            INSERT INTO llm_experiment_metrics (experiment_id, seq, id, span_id, metric_type, label, timestamp_ms, score_value, tags)
+            SELECT @prefix || e, @spans + s, @prefix || e || '-m' || s, 'span-' || s, 'score', 'accuracy', 1700000000000 + s, 1.0 / s, '[]'
+            FROM generate_series(1, @experiments) AS e CROSS JOIN generate_series(1, @metrics) AS s;
+            ANALYZE llm_experiments;
+            ANALYZE llm_experiment_spans;
+            ANALYZE llm_experiment_metrics;
+            """, connection);
+        command.Parameters.AddWithValue("experiments", experiments);
+        command.Parameters.AddWithValue("spans", (long)((eventsPerExperiment + 1) / 2));
+        command.Parameters.AddWithValue("metrics", (long)(eventsPerExperiment / 2));
+        command.Parameters.AddWithValue("prefix", idPrefix);
+        command.Parameters.AddWithValue("project", projectId);
+        command.CommandTimeout = 600;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<ExperimentCounts> CountExperimentsAsync(string projectId, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT (SELECT COUNT(*) FROM llm_experiments WHERE project_id = @project AND deleting_job_id IS NULL),
+                   (SELECT COUNT(*) FROM llm_experiments WHERE project_id = @project AND deleting_job_id IS NOT NULL),
+                   (SELECT COUNT(*) FROM llm_experiment_spans) + (SELECT COUNT(*) FROM llm_experiment_metrics),
+                   (SELECT COUNT(*) FROM llm_projects WHERE id = @project)
+            """, connection);
+        command.Parameters.AddWithValue("project", projectId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new ExperimentCounts(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+    }
+
     public async ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();

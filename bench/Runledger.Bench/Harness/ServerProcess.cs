@@ -68,8 +68,8 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
 
         start.Environment["RUNLEDGER_ADMIN_TOKEN"] = adminToken;
-        start.Environment["RUNLEDGER_DD_API_KEY"] = Scenarios.RecordsDeleteScenario.ApiKey;
-        start.Environment["RUNLEDGER_DD_APP_KEY"] = Scenarios.RecordsDeleteScenario.AppKey;
+        start.Environment["RUNLEDGER_DD_API_KEY"] = LlmObsApi.ApiKey;
+        start.Environment["RUNLEDGER_DD_APP_KEY"] = LlmObsApi.AppKey;
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
 
         var process = new Process { StartInfo = start };

@@ -95,6 +95,55 @@ internal sealed class SqliteStore(string dataDir) : IStore
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
+    public async Task SeedExperimentsAsync(string projectId, string idPrefix, int experiments, int eventsPerExperiment, CancellationToken cancellationToken)
+    {
+        await using var connection = new SqliteConnection(ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        // Events in primary-key order (experiment, seq), as the server appends them.
+        command.CommandText = """
+            WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < @experiments)
+            INSERT INTO llm_experiments (id, org_id, project_id, name, experiment, status, author_id, created_at, updated_at, event_seq)
+            SELECT @prefix || i, p.org_id, p.id, 'bench-' || i, 'bench', 'completed', 'bench', 1700000000000 + i, 1700000000000 + i, @spans + @metrics
+            FROM s JOIN llm_projects p ON p.id = @project;
+            WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < @spans)
+            INSERT INTO llm_experiment_spans (experiment_id, seq, id, span_id, trace_id, project_id, dataset_id, name, start_ns, duration, status, tags, meta)
+            SELECT e.id, s.i, e.id || '-' || s.i, 'span-' || s.i, 'trace-' || s.i, e.project_id, 'bench-dataset', 'bench', 1700000000000000000 + s.i, 1000000, 'ok', '[]', NULL
+            FROM llm_experiments e CROSS JOIN s WHERE e.project_id = @project ORDER BY e.id, s.i;
+            WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < @metrics)
+            INSERT INTO llm_experiment_metrics (experiment_id, seq, id, span_id, metric_type, label, timestamp_ms, score_value, tags)
+            SELECT e.id, @spans + s.i, e.id || '-m' || s.i, 'span-' || s.i, 'score', 'accuracy', 1700000000000 + s.i, 1.0 / s.i, '[]'
+            FROM llm_experiments e CROSS JOIN s WHERE e.project_id = @project ORDER BY e.id, s.i;
+            """;
+        command.Parameters.AddWithValue("@experiments", experiments);
+        command.Parameters.AddWithValue("@spans", (eventsPerExperiment + 1) / 2);
+        command.Parameters.AddWithValue("@metrics", eventsPerExperiment / 2);
+        command.Parameters.AddWithValue("@prefix", idPrefix);
+        command.Parameters.AddWithValue("@project", projectId);
+        command.CommandTimeout = 600;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<ExperimentCounts> CountExperimentsAsync(string projectId, CancellationToken cancellationToken)
+    {
+        await using var connection = new SqliteConnection(ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT (SELECT COUNT(*) FROM llm_experiments WHERE project_id = @project AND deleting_job_id IS NULL),
+                   (SELECT COUNT(*) FROM llm_experiments WHERE project_id = @project AND deleting_job_id IS NOT NULL),
+                   (SELECT COUNT(*) FROM llm_experiment_spans) + (SELECT COUNT(*) FROM llm_experiment_metrics),
+                   (SELECT COUNT(*) FROM llm_projects WHERE id = @project)
+            """;
+        command.Parameters.AddWithValue("@project", projectId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new ExperimentCounts(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+    }
+
     public ValueTask DisposeAsync()
     {
         SqliteConnection.ClearAllPools();

@@ -1,7 +1,7 @@
 namespace Runledger.Bench.Report;
 
-/// <summary>Percentiles of a set of request latencies (nearest-rank: p99 of 2,000 samples is the 1,980th fastest).</summary>
-internal sealed record Latency(int Count, double P50, double P99, double Max, double Mean)
+/// <summary>Percentiles of a set of request latencies in ms (nearest-rank: p99 of 2,000 samples is the 1,980th fastest).</summary>
+internal sealed record Latency(int Count, double P50, double P99, double P999, double Max, double Mean)
 {
     public static Latency Of(IReadOnlyCollection<TimeSpan> samples)
     {
@@ -11,7 +11,7 @@ internal sealed record Latency(int Count, double P50, double P99, double Max, do
         }
 
         var sorted = samples.Select(s => s.TotalMilliseconds).Order().ToArray();
-        return new Latency(sorted.Length, Percentile(sorted, 50), Percentile(sorted, 99), sorted[^1], sorted.Average());
+        return new Latency(sorted.Length, Percentile(sorted, 50), Percentile(sorted, 99), Percentile(sorted, 99.9), sorted[^1], sorted.Average());
     }
 
     private static double Percentile(double[] sorted, double percent)

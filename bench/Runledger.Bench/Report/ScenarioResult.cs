@@ -35,6 +35,21 @@ internal sealed class ScenarioResult(string scenario)
         Add($"{what}, max", latency.Max, "ms");
     }
 
+    /// <summary>
+    /// An open-model run: p50/p99/p99.9/max from each request's due time (queueing included), the
+    /// errors, the rate achieved against the one asked for, and the generator's own send lag.
+    /// </summary>
+    public void AddOpenLoad(string what, Harness.OpenLoadResult load, Latency latency, Target? p99Target = null)
+    {
+        Add($"{what}, p50", latency.P50, "ms");
+        Add($"{what}, p99", latency.P99, "ms", p99Target);
+        Add($"{what}, p99.9", latency.P999, "ms");
+        Add($"{what}, max", latency.Max, "ms");
+        Add($"{what}, errors", load.Errors, "requests", Targets.NoErrors);
+        Add($"{what}, achieved rate", load.AchievedRate, "req/s", Target.AtLeast(load.TargetRate * 0.99, "the fixed rate asked for (within 1%)"));
+        Add($"{what}, generator send lag p99", Latency.Of(load.SendLags.ToList()).P99, "ms");
+    }
+
     /// <summary>design.md: "server RSS ≤ 200 MB under that load" — read as VmHWM, the process's peak.</summary>
     public void AddPeakRss(long bytes) => Add("server peak RSS (VmHWM)", bytes / (1024.0 * 1024.0), "MB", Targets.ServerRss);
 }

@@ -14,5 +14,13 @@ internal static class Targets
 
     public static readonly Target CascadeRows = Target.AtLeast(1_000_000, "cascade throughput: ≥ 1,000,000 child rows/s removed in the background");
 
+    public static readonly Target ReadP99 = Target.AtMost(5, "reads (GET /v2/lm/executions/{id}, list 100 records): p99 ≤ 5 ms at 2,000 requests/s");
+
+    /// <summary>p99 of the same read load while a cascade runs, divided by its idle p99.</summary>
+    public static readonly Target CascadeReadRatio = Target.AtMost(2, "cascade … while other traffic keeps p99 within 2x of its idle value");
+
+    /// <summary>Not in design.md: a read that failed is not a fast read.</summary>
+    public static readonly Target NoErrors = Target.AtMost(0, "every request answered as expected");
+
     public static readonly Target ColdStart = Target.AtMost(1000, "cold start to first answer ≤ 1 s");
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Text;
 using System.Text.Json;
 using Runledger.Bench.Harness;
 using Runledger.Bench.Report;
@@ -15,12 +14,7 @@ namespace Runledger.Bench.Scenarios;
 /// </summary>
 internal sealed class RecordsDeleteScenario : IScenario
 {
-    /// <summary>The Datadog key pair the bench server is started with (RUNLEDGER_DD_API_KEY / _APP_KEY).</summary>
-    public const string ApiKey = "0123456789abcdef0123456789abcdef";
-    public const string AppKey = "0123456789abcdef0123456789abcdef01234567";
-
     private const int IdsPerRequest = 100;
-    private const int SeedBatch = 2_000;
 
     public static readonly Target RecordsDeleteP99 = Target.AtMost(20, "POST …/records/delete of 100 IDs in a 1,000,000-record dataset: p99 ≤ 20 ms");
 
@@ -42,27 +36,13 @@ internal sealed class RecordsDeleteScenario : IScenario
         result.Parameter("client", "1, sequential");
 
         await using var server = await context.StartServerAsync(cancellationToken);
-        using var http = new HttpClient { BaseAddress = server.Process.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
-        http.DefaultRequestHeaders.Add("DD-API-KEY", ApiKey);
-        http.DefaultRequestHeaders.Add("DD-APPLICATION-KEY", AppKey);
-
-        var project = await CreateAsync(http, "/api/v2/llm-obs/v1/projects", """{"data":{"type":"projects","attributes":{"name":"bench"}}}""", cancellationToken);
-        var prefix = $"/api/v2/llm-obs/v1/{project}/datasets";
-        var dataset = await CreateAsync(http, prefix, """{"data":{"type":"datasets","attributes":{"name":"bench"}}}""", cancellationToken);
+        using var http = LlmObsApi.NewClient(server.Process.BaseAddress);
+        var project = await LlmObsApi.CreateProjectAsync(http, "bench", cancellationToken);
+        var prefix = $"{LlmObsApi.V1}/{project}/datasets";
+        var dataset = await LlmObsApi.CreateDatasetAsync(http, project, "bench", cancellationToken);
 
         var seed = Stopwatch.StartNew();
-        for (var from = 1; from <= records; from += SeedBatch)
-        {
-            var body = new StringBuilder($$"""{"data":{"id":"{{dataset}}","type":"datasets","attributes":{"create_new_version":{{(from == 1 ? "true" : "false")}},"insert_records":[""");
-            for (var i = from; i < from + SeedBatch && i <= records; i++)
-            {
-                body.Append(i == from ? "" : ",").Append($$"""{"id":"rec-{{i}}","input":{"question":"What is {{i}} squared?"},"expected_output":"{{(long)i * i}}"}""");
-            }
-
-            body.Append("]}}}");
-            await SendAsync(http, HttpMethod.Post, $"{prefix}/{dataset}/batch_update", body.ToString(), HttpStatusCode.OK, cancellationToken);
-        }
-
+        await LlmObsApi.SeedRecordsAsync(http, project, dataset, records, cancellationToken);
         context.Progress(Name, $"seeded {records:N0} records in {seed.Elapsed.TotalSeconds:0.0} s");
         result.Add("seed through batch_update", records / seed.Elapsed.TotalSeconds, "records/s");
 
@@ -73,7 +53,7 @@ internal sealed class RecordsDeleteScenario : IScenario
         for (var r = 0; r < warmup + requests; r++)
         {
             var ids = string.Join(',', order.Skip(r * IdsPerRequest).Take(IdsPerRequest).Select(i => $"\"rec-{i}\""));
-            var elapsed = await SendAsync(http, HttpMethod.Post, url, """{"data":{"type":"records","attributes":{"record_ids":[""" + ids + "]}}}", HttpStatusCode.NoContent, cancellationToken);
+            var elapsed = await LlmObsApi.SendAsync(http, HttpMethod.Post, url, """{"data":{"type":"records","attributes":{"record_ids":[""" + ids + "]}}}", HttpStatusCode.NoContent, cancellationToken);
             if (r >= warmup)
             {
                 samples.Add(elapsed);
@@ -105,34 +85,5 @@ internal sealed class RecordsDeleteScenario : IScenario
         return Enumerable.Range(0, Math.Min(count, records)).Select(k => (int)((long)k * stride % records) + 1).ToList();
 
         static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
-    }
-
-    private static async Task<string> CreateAsync(HttpClient http, string path, string body, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        using var response = await http.SendAsync(request, cancellationToken);
-        var text = await response.Content.ReadAsStringAsync(cancellationToken);
-        if (response.StatusCode != HttpStatusCode.Created)
-        {
-            throw new BenchCheckException($"POST {path} answered {(int)response.StatusCode}, expected 201: {text}");
-        }
-
-        using var json = JsonDocument.Parse(text);
-        return json.RootElement.GetProperty("data").GetProperty("id").GetString()!;
-    }
-
-    private static async Task<TimeSpan> SendAsync(HttpClient http, HttpMethod method, string path, string body, HttpStatusCode expected, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(method, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        var started = Stopwatch.GetTimestamp();
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
-        var elapsed = Stopwatch.GetElapsedTime(started);
-        if (response.StatusCode != expected)
-        {
-            var text = await response.Content.ReadAsStringAsync(cancellationToken);
-            throw new BenchCheckException($"{method} {path} answered {(int)response.StatusCode}, expected {(int)expected}: {text[..Math.Min(text.Length, 500)]}");
-        }
-
-        return elapsed;
     }
 }

@@ -14,6 +14,11 @@ internal static class ScenarioRegistry
         new MetricGetScenario(),
         new MetricDeleteScenario(),
         new RecordsDeleteScenario(),
+        new ExecutionDelete1mScenario(),
+        new ExperimentsDeleteScenario(),
+        new ProjectsDeleteScenario(),
+        new ReadsScenario(),
+        new ReadsDuringCascadeScenario(),
     ];
 
     public static IEnumerable<string> Names => Scenarios.Select(s => s.Name).Append(All);

@@ -13,18 +13,22 @@ internal static class Workload
     /// <paramref name="count"/> distinct seeded execution ids, spread over the whole table in a fixed
     /// pseudo-random order (the same every run, so runs compare), not a run of neighbouring rows.
     /// </summary>
-    public static IReadOnlyList<string> DistinctExecutionIds(int seededRows, int count)
+    public static IReadOnlyList<string> DistinctExecutionIds(int seededRows, int count) =>
+        DistinctNumbers(seededRows, count).Select(BenchIds.Execution).ToList();
+
+    /// <summary><paramref name="count"/> distinct numbers of 1 … <paramref name="seededRows"/>, in a fixed pseudo-random order.</summary>
+    public static IReadOnlyList<int> DistinctNumbers(int seededRows, int count)
     {
         if (count > seededRows)
         {
-            throw new ArgumentOutOfRangeException(nameof(count), $"{count} distinct executions were asked for, but only {seededRows} are seeded.");
+            throw new ArgumentOutOfRangeException(nameof(count), $"{count} distinct rows were asked for, but only {seededRows} are seeded.");
         }
 
         var numbers = Enumerable.Range(1, seededRows).ToArray();
 #pragma warning disable CA5394 // Not security: a fixed seed makes the order reproducible.
         new Random(20_260_101).Shuffle(numbers);
 #pragma warning restore CA5394
-        return numbers.Take(count).Select(BenchIds.Execution).ToList();
+        return numbers.Take(count).ToList();
     }
 
     /// <summary>Between warm-up and measurement: let the worker finish the warm-up's jobs, so every measured run starts alike.</summary>

@@ -1,0 +1,256 @@
+using System.Diagnostics;
+using System.Net;
+using Runledger.Bench.Report;
+
+namespace Runledger.Bench.Harness;
+
+/// <summary>One kind of request of an open-model run; <see cref="Build"/> makes the n-th one (a fresh message per send).</summary>
+internal sealed record OpenLoadRequest(string Kind, Func<long, HttpRequestMessage> Build, HttpStatusCode Expected = HttpStatusCode.OK);
+
+/// <summary>
+/// An open-model (fixed-rate) load generator, as wrk2 does it: request <c>n</c> is due at
+/// <c>start + n / rate</c> whether or not earlier ones have been answered, and its latency runs
+/// from that due time to the whole response read. A server that stalls therefore shows the
+/// queueing it caused in the figures (no coordinated omission), instead of slowing the client down.
+/// Bounded by count (rate × duration) and time; scheduling also stops early when
+/// <c>stopScheduling</c> fires. Loopback only; enough connections that requests never wait for one.
+/// </summary>
+internal sealed class OpenLoadGenerator : IDisposable
+{
+    /// <summary>Requests still unanswered this long after the last one was due are counted as errors.</summary>
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
+    private readonly HttpClient _http;
+    private readonly int _maxInFlight;
+
+    public OpenLoadGenerator(Uri baseAddress, int maxConnections = 512, int maxInFlight = 4_096)
+    {
+        if (!IPAddress.TryParse(baseAddress.Host, out var address) || !IPAddress.IsLoopback(address))
+        {
+            throw new ArgumentException($"The load generator drives 127.0.0.1 only, not {baseAddress.Host}.", nameof(baseAddress));
+        }
+
+        var handler = new SocketsHttpHandler
+        {
+            // HTTP/1.1: one request per connection at a time, so as many connections as requests in flight.
+            MaxConnectionsPerServer = maxConnections,
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(10),
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+            UseCookies = false,
+            UseProxy = false,
+            AutomaticDecompression = DecompressionMethods.None,
+        };
+        _http = new HttpClient(handler) { BaseAddress = baseAddress, Timeout = RequestTimeout };
+        _maxInFlight = maxInFlight;
+    }
+
+    /// <summary>
+    /// Sends <paramref name="mix"/> in turn (request n is <c>mix[n % mix.Count]</c>) at
+    /// <paramref name="ratePerSecond"/> for at most <paramref name="duration"/>, then waits for the
+    /// answers still outstanding (at most <see cref="DrainTimeout"/>).
+    /// </summary>
+    public async Task<OpenLoadResult> RunAsync(
+        IReadOnlyList<OpenLoadRequest> mix, double ratePerSecond, TimeSpan duration, CancellationToken stopScheduling, CancellationToken cancellationToken)
+    {
+        var count = Math.Max(1, (long)Math.Ceiling(ratePerSecond * duration.TotalSeconds));
+        var run = new Run(count, mix.Count);
+        var ticksPerRequest = Stopwatch.Frequency / ratePerSecond;
+        var tasks = new List<Task>((int)Math.Min(count, 1_000_000));
+        var start = Stopwatch.GetTimestamp();
+        long scheduled = 0;
+        while (scheduled < count && (scheduled == 0 || !stopScheduling.IsCancellationRequested))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var now = Stopwatch.GetTimestamp();
+            // Everything due by now goes out at once; its latency still counts from its own due time.
+            while (scheduled < count && start + (long)(scheduled * ticksPerRequest) <= now)
+            {
+                var due = start + (long)(scheduled * ticksPerRequest);
+                var kind = (int)(scheduled % mix.Count);
+                if (Volatile.Read(ref run.InFlight) >= _maxInFlight)
+                {
+                    run.Fail(scheduled, kind, $"not sent: {_maxInFlight} requests already in flight");
+                }
+                else
+                {
+                    Interlocked.Increment(ref run.InFlight);
+                    tasks.Add(SendAsync(mix[kind], kind, scheduled, due, run, cancellationToken));
+                }
+
+                scheduled++;
+            }
+
+            if (scheduled < count)
+            {
+                var next = start + (long)(scheduled * ticksPerRequest);
+                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), next);
+                if (wait > TimeSpan.Zero)
+                {
+                    // The timer wakes about every millisecond: requests due meanwhile leave late,
+                    // and that lateness is part of their latency (see the send-lag figure).
+                    await Task.Delay(wait, cancellationToken);
+                }
+            }
+        }
+
+        var schedulingEnded = Stopwatch.GetTimestamp();
+        var all = Task.WhenAll(tasks);
+        try
+        {
+            await all.WaitAsync(DrainTimeout, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            // Counted below: whatever has not completed is an error.
+        }
+
+        return run.Result(scheduled, ratePerSecond, Stopwatch.GetElapsedTime(start, schedulingEnded));
+    }
+
+    private async Task SendAsync(OpenLoadRequest request, int kind, long index, long due, Run run, CancellationToken cancellationToken)
+    {
+        // Off the scheduler's thread before anything else: building and sending must not delay the next request.
+        await Task.Yield();
+        var sent = Stopwatch.GetTimestamp();
+        try
+        {
+            using var message = request.Build(index);
+            using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseContentRead, cancellationToken);
+            var done = Stopwatch.GetTimestamp();
+            if (response.StatusCode == request.Expected)
+            {
+                run.Succeed(index, done - due, sent - due);
+            }
+            else
+            {
+                var text = await response.Content.ReadAsStringAsync(cancellationToken);
+                run.Fail(index, kind, $"{message.Method} {message.RequestUri} answered {(int)response.StatusCode}, expected {(int)request.Expected}: {text[..Math.Min(text.Length, 200)]}");
+            }
+        }
+        catch (HttpRequestException ex)
+        {
+            run.Fail(index, kind, ex.Message);
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            run.Fail(index, kind, $"no answer within {RequestTimeout.TotalSeconds:0} s");
+        }
+        finally
+        {
+            Interlocked.Decrement(ref run.InFlight);
+        }
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    /// <summary>Per scheduled request: its latency and send lag in Stopwatch ticks, or that it failed. Each slot is written once, by its own request.</summary>
+    private sealed class Run(long count, int kinds)
+    {
+        private const byte Ok = 1;
+        private const byte Failed = 2;
+        private readonly long[] _latency = new long[count];
+        private readonly long[] _lag = new long[count];
+        private readonly byte[] _state = new byte[count];
+        private readonly long[] _errorsByKind = new long[kinds];
+        private readonly List<string> _errorSamples = [];
+        public int InFlight;
+
+        public void Succeed(long index, long latency, long lag)
+        {
+            _latency[index] = latency;
+            _lag[index] = lag;
+            Volatile.Write(ref _state[index], Ok);
+        }
+
+        public void Fail(long index, int kind, string message)
+        {
+            Volatile.Write(ref _state[index], Failed);
+            Interlocked.Increment(ref _errorsByKind[kind]);
+            lock (_errorSamples)
+            {
+                if (_errorSamples.Count < 5)
+                {
+                    _errorSamples.Add(message);
+                }
+            }
+        }
+
+        public OpenLoadResult Result(long scheduled, double rate, TimeSpan schedulingTime)
+        {
+            var latencies = new List<TimeSpan>[kinds];
+            for (var k = 0; k < kinds; k++)
+            {
+                latencies[k] = [];
+            }
+
+            var lags = new List<TimeSpan>();
+            long unanswered = 0;
+            for (long i = 0; i < scheduled; i++)
+            {
+                switch (Volatile.Read(ref _state[i]))
+                {
+                    case Ok:
+                        latencies[i % kinds].Add(Stopwatch.GetElapsedTime(0, _latency[i]));
+                        lags.Add(Stopwatch.GetElapsedTime(0, _lag[i]));
+                        break;
+                    case Failed:
+                        break;
+                    default:
+                        unanswered++;
+                        break;
+                }
+            }
+
+            // Requests given up on may still fail later, on their own threads: copy under the lock.
+            List<string> samples;
+            lock (_errorSamples)
+            {
+                samples = [.. _errorSamples];
+            }
+
+            if (unanswered > 0)
+            {
+                samples.Add($"{unanswered} requests were not answered within {DrainTimeout.TotalSeconds:0} s of the end");
+            }
+
+            var errors = _errorsByKind.Sum() + unanswered;
+            return new OpenLoadResult(rate, scheduled, errors, schedulingTime, latencies, lags, samples);
+        }
+    }
+}
+
+/// <summary>What an open-model run measured; latencies per request kind (in the order of the mix).</summary>
+internal sealed class OpenLoadResult(
+    double targetRate, long scheduled, long errors, TimeSpan schedulingTime, IReadOnlyList<List<TimeSpan>> latencies, List<TimeSpan> sendLags, IReadOnlyList<string> errorSamples)
+{
+    public double TargetRate { get; } = targetRate;
+
+    public long Scheduled { get; } = scheduled;
+
+    public long Errors { get; } = errors;
+
+    public long Answered => latencies.Sum(l => l.Count);
+
+    /// <summary>From the first request due to the last one sent.</summary>
+    public TimeSpan SchedulingTime { get; } = schedulingTime;
+
+    /// <summary>Requests sent per second over the scheduling time: below the target rate when the generator itself could not keep up.</summary>
+    public double AchievedRate => Scheduled <= 1 || SchedulingTime <= TimeSpan.Zero ? Scheduled : (Scheduled - 1) / SchedulingTime.TotalSeconds;
+
+    public IReadOnlyList<string> ErrorSamples { get; } = errorSamples;
+
+    /// <summary>Latency of every answered request, or of one kind of the mix.</summary>
+    public IReadOnlyList<TimeSpan> Latencies(int? kind = null) => kind is { } k ? latencies[k] : latencies.SelectMany(l => l).ToList();
+
+    /// <summary>How late requests left against their due time (the generator's own share of the latency).</summary>
+    public IReadOnlyList<TimeSpan> SendLags { get; } = sendLags;
+
+    public Latency Latency(int? kind = null)
+    {
+        var samples = Latencies(kind);
+        return samples.Count > 0
+            ? Report.Latency.Of(samples.ToList())
+            : throw new BenchCheckException($"No request{(kind is null ? "" : $" of kind {kind}")} was answered as expected ({string.Join("; ", ErrorSamples)}).");
+    }
+}
