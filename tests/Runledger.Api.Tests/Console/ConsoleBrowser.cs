@@ -123,10 +123,22 @@ public abstract class ConsoleBrowser(Provider provider) : IAsyncLifetime
         return dir?.FullName ?? throw new InvalidOperationException("Runledger.slnx not found above the test binaries.");
     }
 
-    public async Task<string> NewResourceGroupAsync()
+    public Task<string> NewResourceGroupAsync() => ConsoleSeed.ResourceGroupAsync(Server);
+
+    public Task SeedRunsAsync(string rg) => ConsoleSeed.RunsAsync(Server, rg);
+}
+
+public sealed class SqliteConsoleBrowser() : ConsoleBrowser(Provider.Sqlite);
+
+public sealed class PostgresConsoleBrowser() : ConsoleBrowser(Provider.Postgres);
+
+/// <summary>Seeding shared by the browser tests and the console API tests (real stores, set-based SQL).</summary>
+public static class ConsoleSeed
+{
+    public static async Task<string> ResourceGroupAsync(TestServer server)
     {
         var id = "rg-" + Guid.NewGuid().ToString("N")[..10];
-        await (await Server.Admin.PostAsync("/v2/admin/resourceGroups", Http.Json("{\"resourceGroupId\":\"" + id + "\"}"))).ExpectAsync(HttpStatusCode.Accepted);
+        await (await server.Admin.PostAsync("/v2/admin/resourceGroups", Http.Json("{\"resourceGroupId\":\"" + id + "\"}"))).ExpectAsync(HttpStatusCode.Accepted);
         return id;
     }
 
@@ -134,9 +146,9 @@ public abstract class ConsoleBrowser(Provider provider) : IAsyncLifetime
     /// 60 completed executions and one pending, in one configuration; <c>{rg}-ex-1</c> has 1,500 log
     /// lines, two metrics of 5,000 steps each, tags and custom info; <c>{rg}-ex-2</c> the same metrics with 800 steps.
     /// </summary>
-    public async Task SeedRunsAsync(string rg)
+    public static async Task RunsAsync(TestServer server, string rg)
     {
-        var database = Server.Service<IDatabase>();
+        var database = server.Service<IDatabase>();
         var now = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
         await using (var connection = await database.OpenAsync(CancellationToken.None))
         await using (var transaction = await database.BeginWriteAsync(connection, CancellationToken.None))
@@ -161,7 +173,7 @@ public abstract class ConsoleBrowser(Provider provider) : IAsyncLifetime
             await transaction.CommitAsync();
         }
 
-        var metrics = Server.Service<IMetricStore>();
+        var metrics = server.Service<IMetricStore>();
         foreach (var (execution, steps) in new[] { (rg + "-ex-1", 5000), (rg + "-ex-2", 800) })
         {
             var points = new List<MetricPointInput>();
@@ -178,7 +190,3 @@ public abstract class ConsoleBrowser(Provider provider) : IAsyncLifetime
         }
     }
 }
-
-public sealed class SqliteConsoleBrowser() : ConsoleBrowser(Provider.Sqlite);
-
-public sealed class PostgresConsoleBrowser() : ConsoleBrowser(Provider.Postgres);
