@@ -99,6 +99,21 @@ else
   done
 fi
 
+# The web console's end-to-end tests (ConsoleBrowserTests) drive Debian's chromium through
+# Playwright for .NET; Playwright's own browser download is never used (it cannot work here).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "== Chromium is not installed; installing Debian's chromium package for the console tests"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) >&2 || true
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "FAILED: /usr/bin/chromium is missing, and with CI=true the console's browser tests must run. Install it: apt-get install -y chromium" >&2
+    exit 1
+  fi
+  echo "WARNING: /usr/bin/chromium is missing; skipping the console's browser tests (ConsoleBrowserTests). Install it: apt-get install -y chromium" >&2
+  filters+=("FullyQualifiedName!~ConsoleBrowserTests")
+fi
+
 if [ -z "${RUNLEDGER_TEST_PG:-}" ]; then
   if ! start_private_pg; then
     if [ "${CI:-}" = "true" ]; then

@@ -57,6 +57,7 @@ public static class RunledgerApp
         services.AddLifecycle(configuration);
         services.AddAiApi(configuration);
         services.AddLlmObs();
+        services.AddConsole();
 
         var app = builder.Build();
         app.UseMiddleware<RequestLogging>();
@@ -72,6 +73,7 @@ public static class RunledgerApp
         app.MapAiApi();
         app.MapLlmObs();
         app.MapAdmin();
+        app.MapConsole();
         return app;
     }
 

@@ -1,0 +1,326 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.Playwright;
+using Runledger.Api.Tests.Support;
+using Runledger.Storage.Credentials;
+using static Microsoft.Playwright.Assertions;
+
+namespace Runledger.Api.Tests.WebConsole;
+
+/// <summary>The web console in a real browser against a started server with seeded data, on both providers.</summary>
+public abstract class ConsoleBrowserTests(ConsoleBrowser fixture)
+{
+    private TestServer Server => fixture.Server;
+
+    [Fact]
+    public async Task SignIn_WrongThenAdminToken_OffersEverythingAndSignOutEndsTheSession()
+    {
+        var (context, page, errors) = await fixture.NewPageAsync();
+        await using var _ = context;
+        await page.GotoAsync("/ui/");
+        await Expect(page.Locator("#credential")).ToBeFocusedAsync();
+        await fixture.ScreenshotAsync(page, "signin");
+
+        await page.Locator("#credential").FillAsync("rl_not-a-token");
+        await page.Keyboard.PressAsync("Enter");
+        await Expect(page.GetByRole(AriaRole.Alert)).ToHaveTextAsync("This credential is not known or has been revoked; check that you pasted the whole token or key.");
+
+        await page.Locator("#credential").FillAsync(TestCredentials.AdminToken);
+        await page.Keyboard.PressAsync("Enter");
+        await Expect(page.Locator("#nav a")).ToHaveTextAsync(["Runs", "LLM Obs", "Deletions", "Audit", "Holds"]);
+        var cookie = (await context.CookiesAsync()).Single(c => c.Name == "rl_console");
+        Assert.True(cookie.HttpOnly);
+        Assert.Equal(SameSiteAttribute.Strict, cookie.SameSite);
+
+        // A state-changing call without the antiforgery header is refused, even with the session cookie.
+        var forged = await context.APIRequest.PostAsync("/ui/api/deletions/preview", new() { DataObject = new { kind = "resource_group", id = "default" } });
+        Assert.Equal(403, forged.Status);
+        Assert.Equal("CsrfTokenInvalid", (string?)JsonNode.Parse(await forged.TextAsync())!["code"]);
+
+        await page.Locator("#signout").ClickAsync();
+        await Expect(page.Locator("#credential")).ToBeVisibleAsync();
+        var after = await context.APIRequest.GetAsync("/ui/api/resource-groups/");
+        Assert.Equal(401, after.Status);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task SignIn_ReadOnlyDatadogKey_OffersOnlyLlmObsReading()
+    {
+        var project = await NewProjectWithExperimentAsync();
+        var key = await Server.AddCredentialAsync(CredentialKinds.DatadogAppKey, "read");
+        var (context, page, errors) = await fixture.NewPageAsync();
+        await using var _ = context;
+        await ConsoleBrowser.SignInAsync(page, key);
+        await Expect(page.Locator("#nav a")).ToHaveTextAsync(["LLM Obs"]);
+        await page.GotoAsync($"/ui/#/llm/{project.Id}");
+        await Expect(page.Locator($"tr[data-experiment='{project.Experiment}']")).ToBeVisibleAsync();
+        await Expect(page.Locator("button[data-delete]")).ToHaveCountAsync(0);
+
+        // The runs API is not offered, and not open either.
+        var runs = await context.APIRequest.GetAsync("/ui/api/resource-groups/");
+        Assert.Equal(403, runs.Status);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task Runs_ExecutionPage_OneChartPerMetricOneSeriesPerComparedExecution()
+    {
+        var rg = await fixture.NewResourceGroupAsync();
+        await fixture.SeedRunsAsync(rg);
+        var (context, page, errors) = await fixture.NewPageAsync();
+        await using var _ = context;
+        await ConsoleBrowser.SignInAsync(page, TestCredentials.AdminToken);
+
+        await page.GetByRole(AriaRole.Link, new() { Name = rg }).ClickAsync();
+        await Expect(page.Locator("tr[data-execution]")).ToHaveCountAsync(50);
+        await fixture.ScreenshotAsync(page, "executions");
+        await page.Locator("#next-page").ClickAsync();
+        await Expect(page.Locator("tr[data-execution]")).ToHaveCountAsync(11);
+        await page.GetByRole(AriaRole.Link, new() { Name = "← Previous" }).ClickAsync();
+        await Expect(page.Locator("tr[data-execution]")).ToHaveCountAsync(50);
+        await page.Locator("#status-filter").SelectOptionAsync("PENDING");
+        await Expect(page.Locator("tr[data-execution]")).ToHaveCountAsync(1);
+        await Expect(page.Locator($"tr[data-execution='{rg}-pending']")).ToBeVisibleAsync();
+
+        await page.GotoAsync($"/ui/#/runs/{rg}/{rg}-ex-1");
+        await Expect(page.Locator("figure.chart")).ToHaveCountAsync(2);
+        await Expect(page.Locator("figure.chart[data-metric='loss'] path.series")).ToHaveCountAsync(1);
+        await Expect(page.Locator("figure.chart[data-metric='loss'] figcaption")).ToHaveTextAsync($"{rg}-ex-1 (5,000 points, 2,000 drawn)");
+        await Expect(page.Locator("#h-params + dl")).ToContainTextAsync("learning_rate0.01");
+        await Expect(page.Locator("#h-tags + dl")).ToContainTextAsync("datasetcifar-10");
+        await Expect(page.Locator("#log-tail")).ToContainTextAsync("epoch 1500 loss ok");
+
+        await page.Locator($"input[data-compare='{rg}-ex-2']").CheckAsync();
+        await Expect(page.Locator("figure.chart[data-metric='loss'] path.series")).ToHaveCountAsync(2);
+        await Expect(page.Locator("figure.chart[data-metric='accuracy'] path.series")).ToHaveCountAsync(2);
+
+        // Hover values for every series at the cursor.
+        var chart = page.Locator("figure.chart[data-metric='loss'] svg");
+        var box = (await chart.BoundingBoxAsync())!;
+        await chart.HoverAsync(new() { Position = new Position { X = box.Width * 0.3f, Y = box.Height / 2 } });
+        await Expect(page.Locator("figure.chart[data-metric='loss'] .tooltip")).ToContainTextAsync($"{rg}-ex-2:");
+        await page.Mouse.MoveAsync(0, 0);
+        await fixture.ScreenshotAsync(page, "execution");
+
+        // The server down-sampled: 5,000 points arrive as at most 2,000.
+        var metrics = JsonNode.Parse(await (await context.APIRequest.GetAsync($"/ui/api/resource-groups/{rg}/metrics?executionIds={rg}-ex-1&maxPoints=2000")).TextAsync())!;
+        Assert.All(metrics["series"]!.AsArray(), s => Assert.Equal(2000, s!["points"]!.AsArray().Count));
+
+        // Readable on a narrow window too.
+        await page.SetViewportSizeAsync(420, 900);
+        await Expect(page.Locator("figure.chart")).ToHaveCountAsync(2);
+        await fixture.ScreenshotAsync(page, "execution-narrow");
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task Stop_PendingExecution_ShowsStoppedAndStoresIt()
+    {
+        var rg = await fixture.NewResourceGroupAsync();
+        await fixture.SeedRunsAsync(rg);
+        var (context, page, errors) = await fixture.NewPageAsync();
+        await using var _ = context;
+        await ConsoleBrowser.SignInAsync(page, TestCredentials.AdminToken);
+        await page.GotoAsync($"/ui/#/runs/{rg}/{rg}-pending");
+        await Expect(page.Locator("#exec-status")).ToHaveTextAsync("PENDING");
+        await Expect(page.Locator("#delete")).ToHaveCountAsync(0);
+        await page.Locator("#stop").ClickAsync();
+        await Expect(page.Locator("#exec-status")).ToHaveTextAsync("STOPPED");
+        await Expect(page.Locator("#stop")).ToHaveCountAsync(0);
+        Assert.Equal(1, await Server.CountAsync("SELECT COUNT(*) FROM executions WHERE id = @id AND status = 'STOPPED'", new { id = rg + "-pending" }));
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task Delete_ExecutionWithPreview_TypedConfirmationAndJobRemovesWhatThePreviewCounted()
+    {
+        var rg = await fixture.NewResourceGroupAsync();
+        await fixture.SeedRunsAsync(rg);
+        var id = rg + "-ex-1";
+        var (context, page, errors) = await fixture.NewPageAsync();
+        await using var _ = context;
+        await ConsoleBrowser.SignInAsync(page, TestCredentials.AdminToken);
+        await page.GotoAsync($"/ui/#/runs/{rg}/{id}");
+        await page.Locator("#delete").ClickAsync();
+
+        await Expect(page.Locator("#preview-grace")).ToHaveTextAsync("none — reclaimed at once");
+        await Expect(page.Locator("#preview-restorable")).ToHaveTextAsync("no — this cannot be undone");
+        var preview = new Dictionary<string, long>();
+        foreach (var row in await page.Locator("#delete-dialog tr[data-kind]").AllAsync())
+        {
+            preview[(await row.GetAttributeAsync("data-kind"))!] = long.Parse((await row.Locator("td[data-rows]").GetAttributeAsync("data-rows"))!, CultureInfo.InvariantCulture);
+        }
+
+        // 1,500 log lines, 10,000 points, 2 attributes, the metric resource and the execution.
+        var total = preview.Values.Sum().ToString("N0", CultureInfo.InvariantCulture);
+        Assert.Equal("11,504", total);
+        await Expect(page.Locator("#preview-total")).ToHaveTextAsync(total);
+
+        // A large delete asks for the name; the button stays disabled until it is typed exactly.
+        await Expect(page.Locator("#confirm-delete")).ToBeDisabledAsync();
+        await page.Locator("#confirm-name").FillAsync(id[..^1]);
+        await Expect(page.Locator("#confirm-delete")).ToBeDisabledAsync();
+        await page.Locator("#confirm-name").FillAsync(id);
+        await Expect(page.Locator("#confirm-delete")).ToBeEnabledAsync();
+        await fixture.ScreenshotAsync(page, "delete-preview", fullPage: false);
+        await page.Locator("#confirm-delete").ClickAsync();
+
+        await Expect(page.Locator("#job-finished")).ToBeVisibleAsync(new() { Timeout = 60_000 });
+        await Expect(page.Locator("#job-state")).ToHaveTextAsync("done");
+        await Expect(page.Locator("#job-removed")).ToHaveTextAsync(total);
+        await fixture.ScreenshotAsync(page, "delete-done");
+        var jobId = await page.Locator("#job-id").TextContentAsync();
+        var job = await (await Server.Admin.GetAsync($"/runledger/v1/deletions/{jobId}")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal(preview, job["removed"]!.AsObject().ToDictionary(kv => kv.Key, kv => (long)kv.Value!));
+        Assert.Equal(0, await Server.CountAsync(
+            "SELECT (SELECT COUNT(*) FROM executions WHERE id = @id) + (SELECT COUNT(*) FROM execution_logs WHERE execution_id = @id) + (SELECT COUNT(*) FROM metric_resources WHERE execution_id = @id)",
+            new { id }));
+
+        await page.Locator("#close-dialog").ClickAsync();
+        await Expect(page.Locator($"tr[data-execution='{id}']")).ToHaveCountAsync(0);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task Restore_ResourceGroupWithinGrace_FromTheDeletionsPage()
+    {
+        var rg = await fixture.NewResourceGroupAsync();
+        await fixture.SeedRunsAsync(rg);
+        var (context, page, errors) = await fixture.NewPageAsync();
+        await using var _ = context;
+        await ConsoleBrowser.SignInAsync(page, TestCredentials.AdminToken);
+        await page.Locator("tr", new() { Has = page.GetByRole(AriaRole.Link, new() { Name = rg, Exact = true }) }).GetByRole(AriaRole.Button, new() { Name = "Delete…" }).ClickAsync();
+        await Expect(page.Locator("#preview-grace")).ToHaveTextAsync("1 d");
+        await Expect(page.Locator("#preview-restorable")).ToHaveTextAsync("yes, until the grace period ends");
+        await page.Locator("#confirm-name").FillAsync(rg);
+        await page.Locator("#confirm-delete").ClickAsync();
+        await Expect(page.Locator("#job-waiting")).ToBeVisibleAsync();
+        var jobId = await page.Locator("#job-id").TextContentAsync();
+        await page.Locator("#close-dialog").ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = rg, Exact = true })).ToHaveCountAsync(0);
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Deletions" }).ClickAsync();
+        var row = page.Locator($"tr[data-job='{jobId}']");
+        await Expect(row).ToContainTextAsync("queued");
+        await fixture.ScreenshotAsync(page, "deletions");
+        await row.GetByRole(AriaRole.Button, new() { Name = "Restore" }).ClickAsync();
+        await Expect(row).ToContainTextAsync("restored");
+        await (await Server.Admin.GetAsync($"/v2/admin/resourceGroups/{rg}")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal(61, await Server.CountAsync("SELECT COUNT(*) FROM executions WHERE resource_group = @rg", new { rg }));
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task Holds_SetOnTheHoldsPage_PreviewShowsTheHoldAndOffersNoDelete()
+    {
+        var rg = await fixture.NewResourceGroupAsync();
+        var (context, page, errors) = await fixture.NewPageAsync();
+        await using var _ = context;
+        await ConsoleBrowser.SignInAsync(page, TestCredentials.AdminToken);
+        await page.GotoAsync("/ui/#/holds");
+        await page.Locator("#hold-kind").SelectOptionAsync("resource_group");
+        await page.Locator("#hold-id").FillAsync(rg);
+        await page.Locator("#hold-reason").FillAsync("case 42");
+        await page.Locator("#hold-set").ClickAsync();
+        await Expect(page.Locator($"tr[data-hold='{rg}']")).ToContainTextAsync("case 42");
+        await fixture.ScreenshotAsync(page, "holds");
+
+        await page.GotoAsync("/ui/#/runs");
+        await page.Locator("tr", new() { Has = page.GetByRole(AriaRole.Link, new() { Name = rg, Exact = true }) }).GetByRole(AriaRole.Button, new() { Name = "Delete…" }).ClickAsync();
+        await Expect(page.Locator("#delete-dialog [role=alert]")).ToContainTextAsync($"A legal hold on resource_group '{rg}' refuses this delete: case 42");
+        await Expect(page.Locator("#confirm-delete")).ToBeDisabledAsync();
+        await page.Keyboard.PressAsync("Escape");
+
+        await page.GotoAsync("/ui/#/holds");
+        await page.Locator($"tr[data-hold='{rg}']").GetByRole(AriaRole.Button, new() { Name = "Clear" }).ClickAsync();
+        await Expect(page.Locator($"tr[data-hold='{rg}']")).ToHaveCountAsync(0);
+        Assert.Equal(0, await Server.CountAsync("SELECT COUNT(*) FROM legal_holds WHERE target_id = @rg", new { rg }));
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task Audit_Page_ShowsTheChainVerified()
+    {
+        var rg = await fixture.NewResourceGroupAsync();
+        await (await Server.Admin.DeleteAsync($"/v2/admin/resourceGroups/{rg}")).ExpectAsync(HttpStatusCode.Accepted);
+        var verify = await (await Server.Admin.GetAsync("/runledger/v1/audit/verify")).ExpectAsync(HttpStatusCode.OK);
+        var (context, page, errors) = await fixture.NewPageAsync();
+        await using var _ = context;
+        await ConsoleBrowser.SignInAsync(page, TestCredentials.AdminToken);
+        await page.GetByRole(AriaRole.Link, new() { Name = "Audit" }).ClickAsync();
+        await Expect(page.Locator("#audit-verify-text")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^Verified: all [0-9,]+ entries chain correctly\\.$"));
+        Assert.True((bool)verify["ok"]!);
+        await Expect(page.Locator("td", new() { HasText = rg }).First).ToBeVisibleAsync();
+        await fixture.ScreenshotAsync(page, "audit");
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task LlmObs_DatasetVersionsDiffExportAndExperimentSoftDeleteRestore()
+    {
+        var project = await NewProjectWithExperimentAsync();
+        var (context, page, errors) = await fixture.NewPageAsync();
+        await using var _ = context;
+        await ConsoleBrowser.SignInAsync(page, TestCredentials.AdminToken);
+        await page.GetByRole(AriaRole.Link, new() { Name = "LLM Obs" }).ClickAsync();
+        await page.GetByRole(AriaRole.Link, new() { Name = project.Name }).ClickAsync();
+        await fixture.ScreenshotAsync(page, "llm-project");
+        await page.GetByRole(AriaRole.Link, new() { Name = "qa-set" }).ClickAsync();
+        await Expect(page.Locator("#record-count")).ToHaveTextAsync("4 records in v3.");
+        await fixture.ScreenshotAsync(page, "llm-dataset");
+
+        await page.Locator("#version").SelectOptionAsync("1");
+        await Expect(page.Locator("#record-count")).ToHaveTextAsync("3 records in v1.");
+        await page.Locator("#version").SelectOptionAsync("3");
+        await page.Locator("#diff-version").SelectOptionAsync("1");
+        await Expect(page.Locator("#diff-summary")).ToHaveTextAsync("v1 → v3: 2 added, 1 removed, 0 changed.");
+        await Expect(page.Locator("tr[data-change='added']")).ToHaveCountAsync(2);
+        await fixture.ScreenshotAsync(page, "llm-dataset-diff");
+        var href = await page.Locator("#export-csv").GetAttributeAsync("href");
+        var csv = await context.APIRequest.GetAsync(href!);
+        Assert.Equal(200, csv.Status);
+        Assert.Equal(5, (await csv.TextAsync()).Trim().Split('\n').Length);
+
+        await page.GotoAsync($"/ui/#/llm/{project.Id}/experiments/{project.Experiment}");
+        await Expect(page.Locator("tr[data-metric='faithfulness']")).ToContainTextAsync("faithfulnessscore30.500");
+        await Expect(page.Locator("tr[data-span]")).ToHaveCountAsync(3);
+        await fixture.ScreenshotAsync(page, "llm-experiment");
+
+        await page.GotoAsync($"/ui/#/llm/{project.Id}");
+        await page.Locator($"button[data-delete='{project.Experiment}']").ClickAsync();
+        await Expect(page.Locator("#preview-restorable")).ToHaveTextAsync("yes, until the grace period ends");
+        await page.Locator("#confirm-delete").ClickAsync();
+        await Expect(page.Locator("#job-waiting")).ToBeVisibleAsync();
+        await page.Locator("#close-dialog").ClickAsync();
+        await Expect(page.Locator($"tr[data-experiment='{project.Experiment}']")).ToHaveCountAsync(0);
+
+        await page.Locator("#show-deleted").CheckAsync();
+        var deleted = page.Locator($"tr[data-experiment='{project.Experiment}']");
+        await deleted.GetByRole(AriaRole.Button, new() { Name = "Restore" }).ClickAsync();
+        await page.Locator("#show-deleted").UncheckAsync();
+        await Expect(page.Locator($"tr[data-experiment='{project.Experiment}']")).ToBeVisibleAsync();
+        Assert.Equal(1, await Server.CountAsync("SELECT COUNT(*) FROM llm_experiments WHERE id = @id AND deleting_job_id IS NULL", new { id = project.Experiment }));
+        Assert.Empty(errors);
+    }
+
+    /// <summary>A project with dataset "qa-set" (v1: 3 records, v2: +2, v3: one of the first removed) and an experiment with 3 scored spans.</summary>
+    private async Task<(string Id, string Name, string Experiment)> NewProjectWithExperimentAsync()
+    {
+        var name = "proj-" + Guid.NewGuid().ToString("N")[..8];
+        var body = await (await Server.Datadog.PostAsync($"{LlmObs.V1}/projects", Http.JsonApi("projects", new JsonObject { ["name"] = name }))).ExpectAsync(HttpStatusCode.Created);
+        var project = (string)body["data"]!["id"]!;
+        var dataset = await Server.Datadog.NewDatasetAsync(project, "qa-set");
+        var first = await Server.Datadog.AppendAsync(project, dataset, 3, "q");
+        await Server.Datadog.AppendAsync(project, dataset, 2, "r");
+        await (await Server.Datadog.PostAsync($"{LlmObs.V1}/{project}/datasets/{dataset}/records/delete", LlmObs.Delete("records", "record_ids", first[0]))).ExpectAsync(HttpStatusCode.NoContent);
+        var experiment = await ExperimentTests.ExperimentAsync(Server.Datadog, project, "baseline");
+        await (await Server.Datadog.PostAsync($"{LlmObs.V1}/experiments/{experiment}/events", EventTests.Push(project, 3))).ExpectAsync(HttpStatusCode.Accepted);
+        return (project, name, experiment);
+    }
+}
+
+public sealed class ConsoleBrowserTestsOnSqlite(SqliteConsoleBrowser fixture) : ConsoleBrowserTests(fixture), IClassFixture<SqliteConsoleBrowser>;
+
+public sealed class ConsoleBrowserTestsOnPostgres(PostgresConsoleBrowser fixture) : ConsoleBrowserTests(fixture), IClassFixture<PostgresConsoleBrowser>;
