@@ -80,7 +80,7 @@ public static class DatasetDeletion
             return refused.ToResult();
         }
 
-        var results = await scheduler.ScheduleManyAsync(DatasetCascade.Kind, targets, org, context.User.Actor(), context.RequestAborted);
+        var results = await scheduler.ScheduleAllOrNoneAsync(DatasetCascade.Kind, targets, org, context.User.Actor(), context.RequestAborted);
         Deletions.SetJobHeader(context, results);
         return LlmObsHolds.Refusal(DatasetCascade.Kind, targets, results) is { } late ? late.ToResult() : TypedResults.NoContent();
     }
@@ -96,7 +96,7 @@ internal static class Deletions
         var jobs = results.OfType<ScheduleResult.Scheduled>().Select(s => s.JobId).ToList();
         if (jobs.Count > 0)
         {
-            context.Response.Headers[JobHeader] = string.Join(", ", jobs);
+            context.Response.Headers[JobHeader] = string.Join(",", jobs);
         }
     }
 }

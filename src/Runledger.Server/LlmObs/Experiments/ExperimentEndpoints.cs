@@ -231,7 +231,7 @@ public static class ExperimentEndpoints
             return refused.ToResult();
         }
 
-        var results = await scheduler.ScheduleManyAsync(ExperimentCascade.Kind, targets, org, context.User.Actor(), context.RequestAborted);
+        var results = await scheduler.ScheduleAllOrNoneAsync(ExperimentCascade.Kind, targets, org, context.User.Actor(), context.RequestAborted);
         var jobs = results.OfType<ScheduleResult.Scheduled>().Select(s => s.JobId).ToList();
         if (jobs.Count > 0)
         {

@@ -71,7 +71,7 @@ public static class ProjectDeletion
         }
 
         // The mark is scoped to the organisation: another organisation's ids mark nothing.
-        var results = await scheduler.ScheduleManyAsync(ProjectCascade.Kind, targets, org, context.User.Actor(), context.RequestAborted);
+        var results = await scheduler.ScheduleAllOrNoneAsync(ProjectCascade.Kind, targets, org, context.User.Actor(), context.RequestAborted);
         Deletions.SetJobHeader(context, results);
         return LlmObsHolds.Refusal(ProjectCascade.Kind, targets, results) is { } late ? late.ToResult() : TypedResults.NoContent();
     }
