@@ -220,7 +220,7 @@ public abstract class LlmObsLifecycleTests(LlmObsLifecycleServer fixture)
         await ExpectHeldAsync(inside, HoldDetail("llm_dataset", dataset, "llm_project", project));
 
         Assert.Equal(rows, await RowsAsync(project));
-        Assert.Equal(0, await CountAsync("SELECT COUNT(*) FROM deletion_jobs WHERE target_id IN (@project, @free, @dataset)", new { project, free, dataset }));
+        Assert.Equal(0, await CountAsync("SELECT COUNT(*) FROM deletion_jobs WHERE target_id IN (@project, @free, @dataset) AND kind <> 'llm_records'", new { project, free, dataset }));
         Assert.Equal(2, (await RefusalsAsync("llm_project", project)).Count);
         Assert.Equal([HoldDetail("llm_dataset", dataset, "llm_project", project)], await RefusalsAsync("llm_dataset", dataset));
         var preview = await (await Server.Admin.PostAsync("/runledger/v1/deletions/preview", Http.Json($$"""{"targets":[{"kind":"llm_project","id":"{{project}}","scope":"{{Org}}"}]}"""))).ExpectAsync(HttpStatusCode.OK);
@@ -270,7 +270,7 @@ public abstract class LlmObsLifecycleTests(LlmObsLifecycleServer fixture)
         await ExpectHeldAsync(response, HoldDetail("llm_experiment", inHeld, "llm_project", held));
         Assert.Equal([inHeld], await ExperimentIdsAsync(held));
         Assert.Equal([inFree], await ExperimentIdsAsync(free));
-        Assert.Equal(0, await CountAsync("SELECT COUNT(*) FROM deletion_jobs WHERE target_id IN (@inHeld, @inFree)", new { inHeld, inFree }));
+        Assert.Equal(0, await CountAsync("SELECT COUNT(*) FROM deletion_jobs WHERE target_id IN (@inHeld, @inFree) AND kind <> 'llm_records'", new { inHeld, inFree }));
         Assert.Single(await RefusalsAsync("llm_experiment", inHeld));
         await ClearAsync("llm_project", held);
     }
@@ -449,6 +449,16 @@ public abstract class LlmObsLifecycleTests(LlmObsLifecycleServer fixture)
         Assert.Equal(new[] { records[1], records[2] }.Order(StringComparer.Ordinal), await RecordIdsAsync(project, dataset, 2));
         Assert.Equal(new[] { records[1], records[2], records[3] }.Order(StringComparer.Ordinal), await RecordIdsAsync(project, dataset));
         Assert.Equal([experiment], await ExperimentIdsAsync(project));
+
+        // A removed version is gone for readers: list and export answer 404 naming it, restore refuses it.
+        var removedDetail = $"Version 1 of dataset '{dataset}' was removed by a retention policy; GET …/datasets/{dataset}/versions lists the versions that remain.";
+        await (await Client.GetAsync($"{V1}/{project}/datasets/{dataset}/records?filter%5Bversion%5D=1")).ExpectErrorAsync(
+            HttpStatusCode.NotFound, LlmObs.Error("404", "Not Found", removedDetail, "VersionNotFound", parameter: "filter[version]"));
+        await (await Client.GetAsync($"{V1}/{project}/datasets/{dataset}/export?version=1")).ExpectErrorAsync(
+            HttpStatusCode.NotFound, LlmObs.Error("404", "Not Found", removedDetail, "VersionNotFound", parameter: "version"));
+        await (await Client.PostAsync($"{V1}/{project}/datasets/{dataset}/restore", Http.Json($$$$"""{"data":{"id":"{{{{dataset}}}}","type":"datasets","attributes":{"dataset_version":1}}}"""))).ExpectErrorAsync(
+            HttpStatusCode.BadRequest, LlmObs.Error("400", "Bad Request", removedDetail, "InvalidRequest", jsonPointer: "/data/attributes/dataset_version"));
+        Assert.Equal([2L, 3L], await VersionsAsync(project, dataset));
 
         // A removed version can no longer be referenced; a second run finds nothing more.
         var refused = await Client.PostAsync(Experiments, Http.JsonApi("experiments", new JsonObject { ["project_id"] = project, ["name"] = "late", ["dataset_id"] = dataset, ["dataset_version"] = 1 }));

@@ -82,6 +82,7 @@ public abstract class MetricTests(ServerFixture fixture)
     [InlineData("""{"name":"loss","value":1,"timestamp":"yesterday"}""", "metrics[1].timestamp", "metrics[1].timestamp 'yesterday' is not an RFC 3339 date-time such as 2026-11-23T15:00:00Z.")]
     [InlineData("""{"name":"loss","value":1,"labels":[{"name":"","value":"x"}]}""", "metrics[1].labels[0]", "metrics[1].labels[0].name must be 1 to 256 characters.")]
     [InlineData("""{"name":"loss","value":1,"labels":[{"name":"metrics.ai.sap.com/Other","value":"x"}]}""", "metrics[1].labels[0].name", "metrics[1].labels[0].name 'metrics.ai.sap.com/Other' uses the reserved prefix 'metrics.ai.sap.com/'; only 'metrics.ai.sap.com/Artifact.name' may be used.")]
+    [InlineData("""{"name":"loss","value":1,"labels":[{"name":"split","value":"a\u0000b"}]}""", "metrics[1].labels[0]", "metrics[1].labels[0].value contains a NUL character (\\u0000), which cannot be stored; remove it.")]
     public async Task Patch_InvalidPoint_400NamesTheFieldAndNothingStored(string secondPoint, string field, string message)
     {
         using var client = Server.InGroup();

@@ -73,6 +73,9 @@ public interface IDatasetStore
 
     Task<IReadOnlyList<DatasetVersionRow>> ListVersionsAsync(string datasetId, CancellationToken cancellationToken);
 
+    /// <summary>Whether version <paramref name="version"/> of the dataset still exists (a retention policy may have removed it).</summary>
+    Task<bool> VersionExistsAsync(string datasetId, long version, CancellationToken cancellationToken);
+
     /// <summary>
     /// Makes the records of <paramref name="version"/> the records of a new current version,
     /// touching only the rows that differ: live rows that are not in that version are closed, and
@@ -264,6 +267,14 @@ public sealed class DatasetStore(IDatabase database) : IDatasetStore
             "SELECT id, dataset_id, version_number, created_at, last_used FROM llm_dataset_versions WHERE dataset_id = @datasetId ORDER BY version_number",
             new { datasetId }, cancellationToken: cancellationToken));
         return rows.AsList();
+    }
+
+    public async Task<bool> VersionExistsAsync(string datasetId, long version, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM llm_dataset_versions WHERE dataset_id = @datasetId AND version_number = @version",
+            new { datasetId, version }, cancellationToken: cancellationToken)) > 0;
     }
 
     public async Task<(DatasetOutcome Outcome, long NewVersion, DatasetRow? Dataset)> RestoreAsync(string orgId, string projectId, string datasetId, long version, string userId, string versionId, long now, CancellationToken cancellationToken)

@@ -237,6 +237,12 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit, IDeletion
         using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        if (batch.Deletes.Count > 0)
+        {
+            // Deletes append audit: the chain lock comes first, before any row lock (the lifecycle's lock order).
+            await database.Dialect.LockAuditChainAsync(connection, transaction, cancellationToken);
+        }
+
         var (refusal, current) = await LockAsync(connection, transaction, actor, projectId, datasetId, cancellationToken);
         if (refusal is not null)
         {
@@ -280,6 +286,8 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit, IDeletion
         using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        // The audit chain lock first, before any row lock (the lifecycle's lock order: no deadlock with a scheduler).
+        await database.Dialect.LockAuditChainAsync(connection, transaction, cancellationToken);
         var (refusal, current) = await LockAsync(connection, transaction, actor, projectId, datasetId, cancellationToken);
         if (refusal is not null)
         {

@@ -244,8 +244,19 @@ public static partial class MetricEndpoints
             return $"{field}.name must be 1 to 256 characters.";
         }
 
-        return item.Value is not { Length: > 0 } value || value.Length > maxValue
-            ? $"{field}.value must be {(maxValue == int.MaxValue ? "a non-empty string" : $"1 to {maxValue} characters")}."
+        if (item.Name.Contains('\0', StringComparison.Ordinal))
+        {
+            return $"{field}.name contains a NUL character (\\u0000), which cannot be stored; remove it.";
+        }
+
+        if (item.Value is not { Length: > 0 } value || value.Length > maxValue)
+        {
+            return $"{field}.value must be {(maxValue == int.MaxValue ? "a non-empty string" : $"1 to {maxValue} characters")}.";
+        }
+
+        // PostgreSQL text cannot hold NUL; refuse it on both providers so they agree.
+        return value.Contains('\0', StringComparison.Ordinal)
+            ? $"{field}.value contains a NUL character (\\u0000), which cannot be stored; remove it."
             : null;
     }
 

@@ -80,7 +80,7 @@ public static class DatasetDeletion
             return refused.ToResult();
         }
 
-        var results = await scheduler.ScheduleAllOrNoneAsync(DatasetCascade.Kind, targets, org, context.User.Actor(), context.RequestAborted);
+        var results = await scheduler.ScheduleManyAsync(DatasetCascade.Kind, targets, org, context.User.Actor(), new ScheduleOptions(Parent: projectId, AllOrNone: true), context.RequestAborted);
         Deletions.SetJobHeader(context, results);
         return LlmObsHolds.Refusal(DatasetCascade.Kind, targets, results) is { } late ? late.ToResult() : TypedResults.NoContent();
     }

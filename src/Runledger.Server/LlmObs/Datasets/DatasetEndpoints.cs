@@ -206,6 +206,13 @@ public static class DatasetEndpoints
             return JsonApi.Invalid(pointer, $"'dataset_version' is {node.ToJsonString()}; it must be a whole number from 0 to 2147483647.").ToResult();
         }
 
+        // A version a retention policy removed cannot be restored (a missing dataset is the store's answer below).
+        var (known, _) = await ResolveAsync(context, datasets, projectId, datasetId);
+        if (known is not null && version < known.CurrentVersion && !await datasets.VersionExistsAsync(datasetId, version, context.RequestAborted))
+        {
+            return JsonApi.Invalid(pointer, RemovedVersion(datasetId, version)).ToResult();
+        }
+
         var (outcome, current, dataset) = await datasets.RestoreAsync(
             ProjectEndpoints.Org(context), projectId, datasetId, version, context.User.Actor(), Guid.NewGuid().ToString(), time.GetUtcNow().ToUnixTimeMilliseconds(), context.RequestAborted);
         return outcome switch
@@ -216,6 +223,16 @@ public static class DatasetEndpoints
             _ => OutcomeError(outcome, projectId, datasetId, null).ToResult(),
         };
     }
+
+    /// <summary>The message for a version that a retention policy removed (its records live only in versions that remain).</summary>
+    public static string RemovedVersion(string datasetId, long version) =>
+        $"Version {version} of dataset '{datasetId}' was removed by a retention policy; GET …/datasets/{datasetId}/versions lists the versions that remain.";
+
+    /// <summary>404 for a removed earlier version named by a read (the current version always exists).</summary>
+    public static async Task<ApiError?> RemovedVersionErrorAsync(IDatasetStore datasets, string datasetId, long? version, long currentVersion, string parameter, CancellationToken cancellationToken) =>
+        version is { } v && v < currentVersion && !await datasets.VersionExistsAsync(datasetId, v, cancellationToken)
+            ? ApiError.NotFound("VersionNotFound", RemovedVersion(datasetId, v)) with { Parameter = parameter }
+            : null;
 
     public static async Task<Results<JsonHttpResult<DraftStateResponse>, ErrorResult>> GetDraftStateAsync(string projectId, string datasetId, HttpContext context, IDatasetStore datasets)
     {

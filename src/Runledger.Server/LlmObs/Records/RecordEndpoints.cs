@@ -57,6 +57,11 @@ public static class RecordEndpoints
             return JsonApi.InvalidParameter("filter[version]", DatasetEndpoints.VersionRange(version.Value, dataset.CurrentVersion)).ToResult();
         }
 
+        if (await DatasetEndpoints.RemovedVersionErrorAsync(datasets, datasetId, version, dataset.CurrentVersion, "filter[version]", context.RequestAborted) is { } removed)
+        {
+            return removed.ToResult();
+        }
+
         var effective = version == dataset.CurrentVersion ? null : version;
         var rows = await records.ListAsync(datasetId, effective, cursor, limit + 1, context.RequestAborted);
         var page = rows.Count > limit ? rows.Take(limit).ToList() : rows;

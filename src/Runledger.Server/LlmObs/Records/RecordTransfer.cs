@@ -61,6 +61,11 @@ public static class RecordTransfer
             return JsonApi.InvalidParameter("version", DatasetEndpoints.VersionRange(version.Value, dataset.CurrentVersion)).ToResult();
         }
 
+        if (await DatasetEndpoints.RemovedVersionErrorAsync(datasets, datasetId, version, dataset.CurrentVersion, "version", context.RequestAborted) is { } removed)
+        {
+            return removed.ToResult();
+        }
+
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "text/csv; charset=utf-8";
