@@ -11,9 +11,9 @@ internal static class DeletionCommands
         new DeletionsListCommand(environment),
         new DeletionsShowCommand(environment),
         new DeletionsWatchCommand(environment),
-        new DeletionsRetryCommand(environment),
+        DeletionJobActionCommand.Retry(environment),
         new DeletionsPreviewCommand(environment),
-        new DeletionsRestoreCommand(environment),
+        DeletionJobActionCommand.Restore(environment),
     };
 
     public static Argument<string> JobId() => new("job-id") { Description = "The deletion job's id (the Runledger-Deletion-Job header of the delete, or from 'deletions list')." };
