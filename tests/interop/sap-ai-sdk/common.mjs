@@ -41,3 +41,27 @@ export function httpFailure(error) {
   const failure = axiosFailure(error);
   return failure ? { status: failure.response.status, body: failure.response.data } : undefined;
 }
+
+/**
+ * The SDK fetches its OAuth token with a fixed 2 s timeout (@sap/xssec's default) and caches it. On a
+ * busy machine the first fetch can miss that; so the flows start with a read-only call, retried (at
+ * most 5 times) only while no HTTP answer came back, and every call after it uses the cached token.
+ */
+export async function warmUp() {
+  const { ScenarioApi } = await import('@sap-ai-sdk/ai-api');
+  let last;
+  for (let attempt = 1; attempt <= 5 && remainingMs() > 0; attempt++) {
+    try {
+      await bounded('scenario.query (warm-up)', ScenarioApi.scenarioQuery(headers).execute());
+      return attempt;
+    } catch (error) {
+      if (httpFailure(error)) {
+        throw error;
+      }
+      last = error;
+      process.stderr.write(`warm-up attempt ${attempt} failed: ${error?.message ?? error}\n`);
+      await sleep(500);
+    }
+  }
+  throw last ?? new Error('warm-up: no time left');
+}

@@ -10,7 +10,7 @@
 // on any failure.
 
 import { ConfigurationApi, ExecutionApi } from '@sap-ai-sdk/ai-api';
-import { bounded, headers, httpFailure, pollIntervalMs, remainingMs, sleep } from './common.mjs';
+import { bounded, headers, httpFailure, pollIntervalMs, remainingMs, sleep, warmUp } from './common.mjs';
 
 const scenarioId = process.env.INTEROP_SCENARIO_ID ?? 'interop-scn';
 const executableId = process.env.INTEROP_EXECUTABLE_ID ?? 'interop-sleeper';
@@ -73,6 +73,7 @@ async function stop(executionId) {
 
 async function main() {
   const result = {};
+  await warmUp();
 
   result.configuration = await bounded('configuration.create', ConfigurationApi.configurationCreate({
     name: 'interop-config',

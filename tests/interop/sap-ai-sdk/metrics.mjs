@@ -16,7 +16,7 @@
 // expression) never leaves the client (Node: ERR_UNESCAPED_CHARACTERS) unless the caller encodes it.
 
 import { ConfigurationApi, ExecutionApi, MetricsApi } from '@sap-ai-sdk/ai-api';
-import { axiosFailure, bounded, headers, pollIntervalMs, remainingMs, sleep } from './common.mjs';
+import { axiosFailure, bounded, headers, httpFailure, pollIntervalMs, remainingMs, sleep, warmUp } from './common.mjs';
 
 const scenarioId = process.env.INTEROP_SCENARIO_ID ?? 'interop-metrics-scn';
 const executableId = process.env.INTEROP_EXECUTABLE_ID ?? 'interop-echo';
@@ -92,6 +92,7 @@ async function waitForStatus(executionId, wanted) {
 
 async function main() {
   const result = {};
+  await warmUp();
 
   const configuration = await bounded('configuration.create', ConfigurationApi.configurationCreate({
     name: 'interop-metrics-config',
