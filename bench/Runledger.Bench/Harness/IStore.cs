@@ -29,6 +29,35 @@ internal interface IStore : IAsyncDisposable
 
     /// <summary>The project's experiments (live and being deleted), its own row, and the experiment events left in the whole store.</summary>
     Task<ExperimentCounts> CountExperimentsAsync(string projectId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Fills an existing, empty dataset (at version 0) with records <c>rec-1 … rec-N</c> as one
+    /// append through the API would: version 1 with its <c>llm_dataset_versions</c> row, every record
+    /// live from version 1 (<see cref="BenchRecords"/> gives each row's values). SQLite: one prepared
+    /// single-row INSERT re-bound per row in one transaction; PostgreSQL: binary COPY.
+    /// </summary>
+    Task SeedRecordsAsync(string datasetId, int records, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The rows the records seeders write, exactly as the server stores an append of
+/// <c>{"id":"rec-i","input":{"question":"What is i squared?"},"expected_output":"i²"}</c>:
+/// input and expected output as JSON text, <c>input_hash</c> the SHA-256 of the input's canonical
+/// JSON (here the text itself: one key, no whitespace), so deduplication and lists see them.
+/// </summary>
+internal static class BenchRecords
+{
+    /// <summary>created_at of record i is this + i, so the newest first list starts at rec-N.</summary>
+    public const long CreatedBase = 1_700_000_000_000;
+
+    public static string Id(int i) => $"rec-{i}";
+
+    public static string Input(int i) => $$"""{"question":"What is {{i}} squared?"}""";
+
+    public static string ExpectedOutput(int i) => $"\"{(long)i * i}\"";
+
+    public static string InputHash(string input) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(input)));
 }
 
 /// <param name="Live">Experiments of the project not being deleted.</param>

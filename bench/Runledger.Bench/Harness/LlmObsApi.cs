@@ -46,15 +46,33 @@ internal static class LlmObsApi
     {
         for (var from = 1; from <= records; from += SeedBatch)
         {
-            var body = new StringBuilder($$"""{"data":{"id":"{{dataset}}","type":"datasets","attributes":{"create_new_version":{{(from == 1 ? "true" : "false")}},"insert_records":[""");
-            for (var i = from; i < from + SeedBatch && i <= records; i++)
-            {
-                body.Append(i == from ? "" : ",").Append($$"""{"id":"rec-{{i}}","input":{"question":"What is {{i}} squared?"},"expected_output":"{{(long)i * i}}"}""");
-            }
-
-            body.Append("]}}}");
-            await SendAsync(http, HttpMethod.Post, $"{V1}/{project}/datasets/{dataset}/batch_update", body.ToString(), HttpStatusCode.OK, cancellationToken);
+            var body = BatchUpdateInsertBody(dataset, from, Math.Min(SeedBatch, records - from + 1), newVersion: from == 1);
+            await SendAsync(http, HttpMethod.Post, $"{V1}/{project}/datasets/{dataset}/batch_update", body, HttpStatusCode.OK, cancellationToken);
         }
+    }
+
+    /// <summary>A batch_update body inserting records <c>rec-{from} …</c>, <paramref name="count"/> of them.</summary>
+    public static string BatchUpdateInsertBody(string dataset, int from, int count, bool newVersion)
+    {
+        var body = new StringBuilder($$"""{"data":{"id":"{{dataset}}","type":"datasets","attributes":{"create_new_version":{{(newVersion ? "true" : "false")}},"insert_records":[""");
+        for (var i = from; i < from + count; i++)
+        {
+            body.Append(i == from ? "" : ",").Append($$"""{"id":"rec-{{i}}","input":{"question":"What is {{i}} squared?"},"expected_output":"{{(long)i * i}}"}""");
+        }
+
+        return body.Append("]}}}").ToString();
+    }
+
+    /// <summary>An append (CreateLLMObsDatasetRecords) body of <paramref name="count"/> records with distinct inputs, from number <paramref name="from"/>.</summary>
+    public static string AppendBody(int from, int count)
+    {
+        var body = new StringBuilder("""{"data":{"type":"records","attributes":{"records":[""");
+        for (var i = from; i < from + count; i++)
+        {
+            body.Append(i == from ? "" : ",").Append($$"""{"input":{"question":"What is {{i}} squared?"},"expected_output":"{{(long)i * i}}"}""");
+        }
+
+        return body.Append("]}}}").ToString();
     }
 
     /// <summary>A JSON string literal.</summary>

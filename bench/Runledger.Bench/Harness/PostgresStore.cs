@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace Runledger.Bench.Harness;
 
@@ -142,6 +143,55 @@ internal sealed class PostgresStore(string adminConnectionString, string connect
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         return new ExperimentCounts(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+    }
+
+    public async Task SeedRecordsAsync(string datasetId, int records, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var version = new NpgsqlCommand(
+            """
+            UPDATE llm_datasets SET current_version = 1, updated_at = @at WHERE id = @dataset AND current_version = 0;
+            INSERT INTO llm_dataset_versions (dataset_id, version_number, id, created_at, last_used) VALUES (@dataset, 1, @version, @at, NULL);
+            """, connection, transaction))
+        {
+            version.Parameters.AddWithValue("dataset", datasetId);
+            version.Parameters.AddWithValue("version", Guid.NewGuid().ToString());
+            version.Parameters.AddWithValue("at", BenchRecords.CreatedBase + records);
+            await version.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using (var importer = await connection.BeginBinaryImportAsync(
+            "COPY llm_records (dataset_id, id, version_from, version_to, input, expected_output, metadata, tags, input_hash, created_at, updated_at) FROM STDIN (FORMAT BINARY)",
+            cancellationToken))
+        {
+            for (var i = 1; i <= records; i++)
+            {
+                var input = BenchRecords.Input(i);
+                await importer.StartRowAsync(cancellationToken);
+                await importer.WriteAsync(datasetId, NpgsqlDbType.Text, cancellationToken);
+                await importer.WriteAsync(BenchRecords.Id(i), NpgsqlDbType.Text, cancellationToken);
+                await importer.WriteAsync(1L, NpgsqlDbType.Bigint, cancellationToken);
+                await importer.WriteNullAsync(cancellationToken);
+                await importer.WriteAsync(input, NpgsqlDbType.Text, cancellationToken);
+                await importer.WriteAsync(BenchRecords.ExpectedOutput(i), NpgsqlDbType.Text, cancellationToken);
+                await importer.WriteNullAsync(cancellationToken);
+                await importer.WriteNullAsync(cancellationToken);
+                await importer.WriteAsync(BenchRecords.InputHash(input), NpgsqlDbType.Text, cancellationToken);
+                await importer.WriteAsync(BenchRecords.CreatedBase + i, NpgsqlDbType.Bigint, cancellationToken);
+                await importer.WriteAsync(BenchRecords.CreatedBase + i, NpgsqlDbType.Bigint, cancellationToken);
+            }
+
+            await importer.CompleteAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+
+        // A production table this size has statistics (autovacuum); do not measure a plan made without them.
+        await using var analyze = new NpgsqlCommand("ANALYZE llm_records; ANALYZE llm_datasets; ANALYZE llm_dataset_versions;", connection);
+        analyze.CommandTimeout = 300;
+        await analyze.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async ValueTask DisposeAsync()

@@ -144,6 +144,59 @@ internal sealed class SqliteStore(string dataDir) : IStore
         return new ExperimentCounts(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
     }
 
+    public async Task SeedRecordsAsync(string datasetId, int records, CancellationToken cancellationToken)
+    {
+        await using var connection = new SqliteConnection(ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using (var version = connection.CreateCommand())
+        {
+            version.Transaction = transaction;
+            version.CommandText = """
+                UPDATE llm_datasets SET current_version = 1, updated_at = @at WHERE id = @dataset AND current_version = 0;
+                INSERT INTO llm_dataset_versions (dataset_id, version_number, id, created_at, last_used) VALUES (@dataset, 1, @version, @at, NULL);
+                """;
+            version.Parameters.AddWithValue("@dataset", datasetId);
+            version.Parameters.AddWithValue("@version", Guid.NewGuid().ToString());
+            version.Parameters.AddWithValue("@at", BenchRecords.CreatedBase + records);
+            await version.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        // One prepared single-row statement, re-bound per row (no per-row SQL, no multi-VALUES parameter scan).
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT INTO llm_records (dataset_id, id, version_from, version_to, input, expected_output, metadata, tags, input_hash, created_at, updated_at)
+            VALUES ($dataset, $id, 1, NULL, $input, $expected, NULL, NULL, $hash, $at, $at)
+            """;
+        command.Parameters.AddWithValue("$dataset", datasetId);
+        var id = command.Parameters.Add("$id", SqliteType.Text);
+        var input = command.Parameters.Add("$input", SqliteType.Text);
+        var expected = command.Parameters.Add("$expected", SqliteType.Text);
+        var hash = command.Parameters.Add("$hash", SqliteType.Text);
+        var at = command.Parameters.Add("$at", SqliteType.Integer);
+        command.Prepare();
+        for (var i = 1; i <= records; i++)
+        {
+            var text = BenchRecords.Input(i);
+            id.Value = BenchRecords.Id(i);
+            input.Value = text;
+            expected.Value = BenchRecords.ExpectedOutput(i);
+            hash.Value = BenchRecords.InputHash(text);
+            at.Value = BenchRecords.CreatedBase + i;
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+
+        // A dataset that grew to this size over many appends had its log checkpointed along the way:
+        // do not leave the server a write-ahead log of the whole seed to copy while it is measured.
+        await using var checkpoint = connection.CreateCommand();
+        checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
+        checkpoint.CommandTimeout = 600;
+        await checkpoint.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     public ValueTask DisposeAsync()
     {
         SqliteConnection.ClearAllPools();

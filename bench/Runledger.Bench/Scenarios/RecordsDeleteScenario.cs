@@ -8,9 +8,11 @@ namespace Runledger.Bench.Scenarios;
 
 /// <summary>
 /// design.md: "POST …/records/delete of 100 IDs in a 1,000,000-record dataset: p99 ≤ 20 ms".
-/// Seeds one dataset through batch_update (2,000 records per request, ids <c>rec-1 … rec-N</c>),
-/// then one client deletes 100 distinct live records per request, spread over the dataset.
-/// Each delete makes a new dataset version and writes an audit entry in one transaction.
+/// Seeds one dataset straight into the store (records <c>rec-1 … rec-N</c> in version 1, rows as an
+/// append writes them; checked through the API: list, dedupe), then one client deletes 100 distinct
+/// live records per request, spread over the dataset. Each delete makes a new dataset version, a
+/// finished deletion job and an audit entry in one transaction. Afterwards, on a second dataset of the
+/// same store, it times inserts through the API: batch_update and append of 10,000 records a request.
 /// </summary>
 internal sealed class RecordsDeleteScenario : IScenario
 {
@@ -26,14 +28,17 @@ internal sealed class RecordsDeleteScenario : IScenario
 
     public async Task RunAsync(BenchContext context, ScenarioResult result, CancellationToken cancellationToken)
     {
-        var records = context.Size(1_000_000, 20_000);
-        var requests = context.Size(1_000, 50);
-        var warmup = context.Size(50, 10);
+        var records = context.Size(1_000_000, 5_000);
+        var requests = context.Size(1_000, 20);
+        var warmup = context.Size(50, 5);
+        var insertBatch = context.Size(10_000, 200);
+        var insertRequests = context.Size(5, 1);
         result.Parameter("records in the dataset", records);
         result.Parameter("ids per request", IdsPerRequest);
         result.Parameter("records/delete requests", requests);
         result.Parameter("warm-up", warmup);
         result.Parameter("client", "1, sequential");
+        result.Parameter("inserts", $"{insertRequests} batch_update + {insertRequests} append requests of {insertBatch:N0} new records, after 1 warm-up each");
 
         await using var server = await context.StartServerAsync(cancellationToken);
         using var http = LlmObsApi.NewClient(server.Process.BaseAddress);
@@ -42,9 +47,11 @@ internal sealed class RecordsDeleteScenario : IScenario
         var dataset = await LlmObsApi.CreateDatasetAsync(http, project, "bench", cancellationToken);
 
         var seed = Stopwatch.StartNew();
-        await LlmObsApi.SeedRecordsAsync(http, project, dataset, records, cancellationToken);
-        context.Progress(Name, $"seeded {records:N0} records in {seed.Elapsed.TotalSeconds:0.0} s");
-        result.Add("seed through batch_update", records / seed.Elapsed.TotalSeconds, "records/s");
+        await server.Store.SeedRecordsAsync(dataset, records, cancellationToken);
+        var seeded = seed.Elapsed;
+        context.Progress(Name, $"seeded {records:N0} records straight into the store in {seeded.TotalSeconds:0.0} s");
+        result.Add("seed (straight into the store)", seeded.TotalSeconds, "s");
+        await CheckSeedAsync(http, $"{prefix}/{dataset}", records, cancellationToken);
 
         // Distinct ids, spread over the whole dataset (a fixed stride walk), none deleted twice.
         var order = Spread(records, (warmup + requests) * IdsPerRequest);
@@ -70,7 +77,56 @@ internal sealed class RecordsDeleteScenario : IScenario
         }
 
         result.AddLatency("records/delete (100 ids) → 204", Latency.Of(samples), RecordsDeleteP99);
+
+        var target = await LlmObsApi.CreateDatasetAsync(http, project, "bench-inserts", cancellationToken);
+        var next = 1;
+        foreach (var (what, path, status) in new[] { ("batch_update", "batch_update", HttpStatusCode.OK), ("append", "records", HttpStatusCode.Created) })
+        {
+            var times = new List<TimeSpan>(insertRequests);
+            for (var r = 0; r <= insertRequests; r++)
+            {
+                var body = path == "batch_update"
+                    ? LlmObsApi.BatchUpdateInsertBody(target, next, insertBatch, newVersion: true)
+                    : LlmObsApi.AppendBody(next, insertBatch);
+                next += insertBatch;
+                var elapsed = await LlmObsApi.SendAsync(http, HttpMethod.Post, $"{prefix}/{target}/{path}", body, status, cancellationToken);
+                if (r > 0)
+                {
+                    times.Add(elapsed);
+                }
+            }
+
+            result.Add($"{what} of {insertBatch:N0} new records, median request", insertBatch / Latency.Of(times).P50 * 1000, "records/s");
+        }
+
         result.AddPeakRss(server.Process.PeakRssBytes());
+    }
+
+    /// <summary>The seeded rows are what the API sees: the dataset at version 1, rec-N listed first, and an append of rec-1's input deduplicated away.</summary>
+    private static async Task CheckSeedAsync(HttpClient http, string dataset, int records, CancellationToken cancellationToken)
+    {
+        using (var list = await http.GetAsync($"{dataset}/records?page[limit]=2", cancellationToken))
+        {
+            var text = await list.Content.ReadAsStringAsync(cancellationToken);
+            using var json = list.IsSuccessStatusCode ? JsonDocument.Parse(text) : null;
+            var data = json?.RootElement.GetProperty("data");
+            if (data is not { } rows || rows.GetArrayLength() != 2 || rows[0].GetProperty("id").GetString() != BenchRecords.Id(records)
+                || rows[0].GetProperty("input").GetRawText() != BenchRecords.Input(records))
+            {
+                throw new BenchCheckException($"After seeding, the records list answered {(int)list.StatusCode}: {text[..Math.Min(text.Length, 500)]}; expected {BenchRecords.Id(records)} first.");
+            }
+        }
+
+        using var append = new HttpRequestMessage(HttpMethod.Post, $"{dataset}/records")
+        {
+            Content = new StringContent("""{"data":{"type":"records","attributes":{"records":[{"input":""" + BenchRecords.Input(1) + "}]}}}", System.Text.Encoding.UTF8, "application/json"),
+        };
+        using var answer = await http.SendAsync(append, cancellationToken);
+        var body = await answer.Content.ReadAsStringAsync(cancellationToken);
+        if (answer.StatusCode != HttpStatusCode.OK || body != """{"data":[{"records":[]}]}""")
+        {
+            throw new BenchCheckException($"Appending rec-1's input again answered {(int)answer.StatusCode} {body[..Math.Min(body.Length, 300)]}; expected 200 with no record (deduplicated by input_hash).");
+        }
     }
 
     private static List<int> Spread(int records, int count)
