@@ -41,7 +41,7 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : IDatabase, I
     }
 }
 
-internal sealed class PostgresDialect : SqlDialect
+internal sealed partial class PostgresDialect : SqlDialect
 {
     // Arbitrary but fixed keys for pg_advisory_lock: one for migrations, one for the audit chain.
     private const long MigrationLockKey = 0x52756E6C6467_01;

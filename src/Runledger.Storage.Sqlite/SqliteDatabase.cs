@@ -105,7 +105,7 @@ public sealed class SqliteDatabase : IDatabase, IDisposable
         ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false));
 }
 
-internal sealed class SqliteDialect : SqlDialect
+internal sealed partial class SqliteDialect : SqlDialect
 {
     // One writer at a time: a BEGIN IMMEDIATE transaction already excludes other claimers.
     public override string SkipLockedClause => "";

@@ -25,6 +25,13 @@ public abstract class SqlDialect
     /// <summary>The metric-ingest hot path: appends points inside the caller's transaction, set-based.</summary>
     public abstract Task InsertMetricPointsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<Metrics.MetricPointRow> points, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The record-write hot path (append, update, batch_update, upload, restore): adds rows to
+    /// <c>llm_records</c> inside the caller's transaction, set-based — SQLite one prepared single-row
+    /// statement re-bound per row, PostgreSQL binary COPY. A duplicate key fails the caller's transaction.
+    /// </summary>
+    public abstract Task InsertRecordsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<LlmObs.RecordRow> rows, CancellationToken cancellationToken);
+
     /// <summary>Appended to a read inside a write transaction so a concurrent change of the row waits (SQLite: its single writer already does).</summary>
     public abstract string ForShareClause { get; }
 

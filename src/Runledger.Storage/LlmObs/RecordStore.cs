@@ -1,8 +1,6 @@
-using System.Data;
 using System.Data.Common;
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Text;
 using System.Text.Json.Nodes;
 using Dapper;
 using Runledger.Storage.Audit;
@@ -198,10 +196,9 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit, IDeletion
     /// <summary>The kind of the (at once finished) deletion job of a record delete.</summary>
     public const string JobKind = "llm_records";
 
-    // Ids per IN list, and rows per multi-row INSERT: SQLite looks each named parameter up by a
-    // linear scan, so binding costs grow with the square of the parameters per statement.
+    // Ids per IN list: SQLite looks each named parameter up by a linear scan, so binding costs grow
+    // with the square of the parameters per statement.
     private const int LookupChunk = 500;
-    private const int RowsPerInsert = 100;
 
     private static readonly string[] ColumnNames =
         ["dataset_id", "id", "version_from", "version_to", "input", "expected_output", "metadata", "tags", "input_hash", "created_at", "updated_at"];
@@ -387,7 +384,8 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit, IDeletion
 
     /// <summary>
     /// Validates the batch against the live rows and writes it, set-based: one lookup per 500 ids,
-    /// then one DELETE and one UPDATE per 500 ids and one INSERT per 100 rows. Rows go into
+    /// then one DELETE and one UPDATE per 500 ids, and the new rows through the dialect's bulk insert
+    /// (one prepared statement on SQLite, binary COPY on PostgreSQL). Rows go into
     /// <paramref name="next"/> when the batch changes content (otherwise the current version is
     /// rewritten in place); a row born in the version written is replaced rather than closed.
     /// </summary>
@@ -537,35 +535,8 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit, IDeletion
                 new { datasetId, chunk, version }, transaction, cancellationToken: cancellationToken));
         }
 
-        await InsertManyAsync(connection, transaction, newRows, cancellationToken);
+        await database.Dialect.InsertRecordsAsync(connection, transaction, newRows, cancellationToken);
         return new RecordBatchResult(RecordOutcome.Done, -1, version, version != current, newRows, deleteIds.Count, skipped) { Created = inserts.Count };
-    }
-
-    /// <summary>Multi-row INSERT … VALUES (…), (…): one statement per 100 rows, not one per row.</summary>
-    private static async Task InsertManyAsync(DbConnection connection, DbTransaction transaction, List<RecordRow> rows, CancellationToken cancellationToken)
-    {
-        for (var start = 0; start < rows.Count; start += RowsPerInsert)
-        {
-            var end = Math.Min(rows.Count, start + RowsPerInsert);
-            var sql = new StringBuilder($"INSERT INTO llm_records ({Columns}) VALUES ");
-            var parameters = new DynamicParameters();
-            for (var i = start; i < end; i++)
-            {
-                var r = rows[i];
-                object?[] values = [r.DatasetId, r.Id, r.VersionFrom, r.VersionTo, r.Input, r.ExpectedOutput, r.Metadata, r.Tags, r.InputHash, r.CreatedAt, r.UpdatedAt];
-                sql.Append(i == start ? "(" : ", (");
-                for (var c = 0; c < values.Length; c++)
-                {
-                    var name = string.Create(CultureInfo.InvariantCulture, $"p{i - start}_{c}");
-                    sql.Append(c == 0 ? "@" : ", @").Append(name);
-                    parameters.Add(name, values[c], c is 2 or 3 or 9 or 10 ? DbType.Int64 : DbType.String);
-                }
-
-                sql.Append(')');
-            }
-
-            await connection.ExecuteAsync(new CommandDefinition(sql.ToString(), parameters, transaction, cancellationToken: cancellationToken));
-        }
     }
 
     /// <summary>
