@@ -147,7 +147,7 @@ public abstract class DatasetRaceTests(ServerFixture fixture)
             var url = $"{V1}/{project}/datasets/{dataset}/draft_state/lock";
             var responses = await Task.WhenAll(Client.PatchAsync(url, null, timeout.Token), second.PatchAsync(url, null, timeout.Token));
             Assert.Single(responses, r => r.StatusCode == HttpStatusCode.OK);
-            var refused = Assert.Single(responses, r => r.StatusCode == HttpStatusCode.BadRequest);
+            var refused = Assert.Single(responses, r => r.StatusCode == HttpStatusCode.Forbidden);
             Assert.Equal("DraftLocked", (string?)(await refused.BodyAsync())["errors"]![0]!["meta"]!["code"]);
         }
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -389,13 +390,15 @@ public abstract class RecordTests(ServerFixture fixture)
         Assert.NotNull(locked["data"]!["attributes"]!["drafting_since"]);
 
         using var second = Server.NewDatadogClient(TestCredentials.DatadogApiKey, await Server.AddCredentialAsync(CredentialKinds.DatadogAppKey, "read write"));
-        var refused = await second.PatchAsync(url + "/lock", null);
-        var body = await refused.ExpectAsync(HttpStatusCode.BadRequest);
-        var detail = (string)body["errors"]![0]!["detail"]!;
-        Assert.Contains($"locked by '", detail);
-        Assert.Contains($"(user id '{holder}') since ", detail);
-        Assert.Equal("DraftLocked", (string?)body["errors"]![0]!["meta"]!["code"]);
-        await (await second.PatchAsync(url + "/unlock", null)).ExpectAsync(HttpStatusCode.BadRequest);
+        // A lock or unlock by another user is refused as every other write the lock refuses: 403 DraftLocked.
+        var since = DateTimeOffset.Parse((string)locked["data"]!["attributes"]!["drafting_since"]!, CultureInfo.InvariantCulture)
+            .ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
+        var refusal = Error("403", "Forbidden",
+            $"The draft of dataset '{dataset}' is locked by '{(string)locked["data"]!["attributes"]!["user"]!["name"]!}' (user id '{holder}') since {since}; " +
+            "only the holder can change the dataset or its records until they unlock it (PATCH …/draft_state/unlock). Nothing was changed.", "DraftLocked");
+        await (await second.PatchAsync(url + "/lock", null)).ExpectErrorAsync(HttpStatusCode.Forbidden, refusal);
+        await (await second.PatchAsync(url + "/unlock", null)).ExpectErrorAsync(HttpStatusCode.Forbidden, refusal);
+        Assert.Equal(1, await Server.CountAsync("SELECT COUNT(*) FROM llm_datasets WHERE id = @dataset AND draft_user_id = @holder", new { dataset, holder }));
 
         await (await Client.PatchAsync(url + "/unlock", null)).ExpectAsync(HttpStatusCode.OK);
         var now = await (await second.PatchAsync(url + "/lock", null)).ExpectAsync(HttpStatusCode.OK);

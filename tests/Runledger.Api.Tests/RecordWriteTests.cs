@@ -279,8 +279,10 @@ public abstract class RecordWriteTests(ServerFixture fixture)
         var before = await SnapshotAsync(dataset);
 
         using var other = Server.NewDatadogClient(TestCredentials.DatadogApiKey, await Server.AddCredentialAsync(CredentialKinds.DatadogAppKey, "read write"));
-        var writes = new (HttpMethod Method, string Url, HttpContent Body)[]
+        var writes = new (HttpMethod Method, string Url, HttpContent? Body)[]
         {
+            (HttpMethod.Patch, d + "/draft_state/lock", null),
+            (HttpMethod.Patch, d + "/draft_state/unlock", null),
             (HttpMethod.Post, d + "/records", Http.Json("""{"data":{"type":"records","attributes":{"records":[{"input":"x"}]}}}""")),
             (HttpMethod.Patch, d + "/records", Http.Json($$$$"""{"data":{"type":"records","attributes":{"records":[{"id":"{{{{ids[0]}}}}","input":"y"}]}}}""")),
             (HttpMethod.Post, d + "/records/delete", Delete("records", "record_ids", ids[0])),
@@ -303,6 +305,52 @@ public abstract class RecordWriteTests(ServerFixture fixture)
         await (await Client.PatchAsync(d + "/draft_state/unlock", null)).ExpectAsync(HttpStatusCode.OK);
         await (await other.PostAsync(d + "/records/delete", Delete("records", "record_ids", ids[1]))).ExpectAsync(HttpStatusCode.NoContent);
         Assert.Equal(3, await CurrentVersionAsync(project, dataset));
+    }
+
+    [Fact]
+    public async Task DraftLock_DatasetOrProjectDeleteByAnotherUser_403AsAnyWrite_NothingScheduled_HolderMayDelete()
+    {
+        var (project, locked) = await NewDatasetAsync();
+        var free = await Client.NewDatasetAsync(project);
+        await Client.AppendAsync(project, locked, 2);
+        var taken = await (await Client.PatchAsync($"{V1}/{project}/datasets/{locked}/draft_state/lock", null)).ExpectAsync(HttpStatusCode.OK);
+        var user = taken["data"]!["attributes"]!["user"]!;
+        var since = DateTimeOffset.Parse((string)taken["data"]!["attributes"]!["drafting_since"]!, CultureInfo.InvariantCulture)
+            .ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
+        var refusal = Error("403", "Forbidden",
+            $"The draft of dataset '{locked}' is locked by '{(string)user["name"]!}' (user id '{(string)user["id"]!}') since {since}; " +
+            "only the holder can change the dataset or its records until they unlock it (PATCH …/draft_state/unlock). Nothing was changed.", "DraftLocked");
+        var before = await SnapshotAsync(locked);
+
+        // Another user: the dataset delete (also when it names a free dataset too) and the project delete
+        // that would cascade to the locked dataset are refused as a whole.
+        using var other = Server.NewDatadogClient(TestCredentials.DatadogApiKey, await Server.AddCredentialAsync(CredentialKinds.DatadogAppKey, "read write"));
+        await (await other.PostAsync($"{V1}/{project}/datasets/delete", Delete("datasets", "dataset_ids", free, locked))).ExpectErrorAsync(HttpStatusCode.Forbidden, refusal);
+        await (await other.PostAsync($"{V1}/projects/delete", Delete("projects", "project_ids", project))).ExpectErrorAsync(HttpStatusCode.Forbidden, refusal);
+        Assert.Equal(before, await SnapshotAsync(locked));
+        Assert.Equal(0, await Server.CountAsync("SELECT COUNT(*) FROM deletion_jobs WHERE target_id IN (@project, @locked, @free)", new { project, locked, free }));
+        Assert.Equal(2, await Server.CountAsync("SELECT COUNT(*) FROM llm_datasets WHERE id IN (@locked, @free) AND deleting_job_id IS NULL", new { locked, free }));
+        Assert.Equal(1, await Server.CountAsync("SELECT COUNT(*) FROM llm_projects WHERE id = @project AND deleting_job_id IS NULL", new { project }));
+
+        // A free dataset alone is deleted by anyone; the holder deletes the locked one (its own lock).
+        await (await other.PostAsync($"{V1}/{project}/datasets/delete", Delete("datasets", "dataset_ids", free))).ExpectAsync(HttpStatusCode.NoContent);
+        await (await Client.PostAsync($"{V1}/{project}/datasets/delete", Delete("datasets", "dataset_ids", locked))).ExpectAsync(HttpStatusCode.NoContent);
+        Assert.Equal(0, await Server.CountAsync("SELECT COUNT(*) FROM llm_datasets WHERE id IN (@locked, @free) AND deleting_job_id IS NULL", new { locked, free }));
+        Assert.Equal(1, await Server.CountAsync("SELECT COUNT(*) FROM deletion_jobs WHERE target_id = @locked AND kind = 'llm_dataset'", new { locked }));
+
+        // A dataset being deleted no longer guards its project: another user may delete the project.
+        await (await other.PostAsync($"{V1}/projects/delete", Delete("projects", "project_ids", project))).ExpectAsync(HttpStatusCode.NoContent);
+        Assert.Equal(1, await Server.CountAsync("SELECT COUNT(*) FROM deletion_jobs WHERE target_id = @project AND kind = 'llm_project'", new { project }));
+    }
+
+    [Fact]
+    public async Task DraftLock_ProjectDeleteByTheHolder_204()
+    {
+        var (project, dataset) = await NewDatasetAsync();
+        await (await Client.PatchAsync($"{V1}/{project}/datasets/{dataset}/draft_state/lock", null)).ExpectAsync(HttpStatusCode.OK);
+        await (await Client.PostAsync($"{V1}/projects/delete", Delete("projects", "project_ids", project))).ExpectAsync(HttpStatusCode.NoContent);
+        Assert.Equal(1, await Server.CountAsync("SELECT COUNT(*) FROM deletion_jobs WHERE target_id = @project AND kind = 'llm_project'", new { project }));
+        Assert.Equal(0, await Server.CountAsync("SELECT COUNT(*) FROM llm_projects WHERE id = @project AND deleting_job_id IS NULL", new { project }));
     }
 
     private async Task PlaceHoldAsync(string kind, string id, string reason) =>

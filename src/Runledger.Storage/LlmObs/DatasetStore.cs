@@ -92,6 +92,14 @@ public interface IDatasetStore
     /// draft is Done. <c>draft_since</c> then keeps the release time.
     /// </summary>
     Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> UnlockDraftAsync(string orgId, string projectId, string datasetId, string userId, long now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The first (oldest) visible dataset of the organisation whose draft lock a user other than
+    /// <paramref name="userId"/> holds, among <paramref name="datasetIds"/> or, when that is null,
+    /// among the datasets of <paramref name="projectIds"/>; null when there is none. Deletes ask it
+    /// before scheduling, so a dataset locked by someone else is not deleted from under them.
+    /// </summary>
+    Task<DatasetRow?> LockedByOtherAsync(string orgId, IReadOnlyList<string> projectIds, IReadOnlyList<string>? datasetIds, string userId, CancellationToken cancellationToken);
 }
 
 public sealed class DatasetStore(IDatabase database) : IDatasetStore
@@ -133,6 +141,25 @@ public sealed class DatasetStore(IDatabase database) : IDatasetStore
             new { orgId, projectId, ids }, cancellationToken: cancellationToken));
         var set = found.ToHashSet(StringComparer.Ordinal);
         return ids.Where(set.Contains).ToList();
+    }
+
+    public async Task<DatasetRow?> LockedByOtherAsync(string orgId, IReadOnlyList<string> projectIds, IReadOnlyList<string>? datasetIds, string userId, CancellationToken cancellationToken)
+    {
+        if (projectIds.Count == 0 || datasetIds is { Count: 0 })
+        {
+            return null;
+        }
+
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var which = datasetIds is null ? "" : $"AND {database.Dialect.InListSql("id", "@datasetIds")}";
+        return await connection.QueryFirstOrDefaultAsync<DatasetRow>(new CommandDefinition(
+            $"""
+            SELECT {Columns} FROM llm_datasets
+            WHERE org_id = @orgId AND {database.Dialect.InListSql("project_id", "@projectIds")} {which} AND {VisibleSql}
+              AND draft_user_id IS NOT NULL AND draft_user_id <> @userId
+            ORDER BY created_at, id LIMIT 1
+            """,
+            new { orgId, projectIds, datasetIds, userId }, cancellationToken: cancellationToken));
     }
 
     public async Task<DatasetRow?> GetAsync(string orgId, string projectId, string datasetId, CancellationToken cancellationToken)

@@ -43,6 +43,8 @@ public sealed class DatasetCascade : ICascadeRegistration
 /// <summary>
 /// DeleteLLMObsDatasets: <c>POST /api/v2/llm-obs/v1/{project_id}/datasets/delete</c> → 204. Ids that
 /// do not name a visible dataset of this project are ignored, so a repeated request is harmless.
+/// A dataset whose draft lock another user holds refuses the whole request (403 DraftLocked, as any
+/// other write to it), after the legal-hold check; nothing is scheduled.
 /// </summary>
 public static class DatasetDeletion
 {
@@ -78,6 +80,11 @@ public static class DatasetDeletion
         if (refused is not null)
         {
             return refused.ToResult();
+        }
+
+        if (await datasets.LockedByOtherAsync(org, [projectId], targets, context.User.Actor(), context.RequestAborted) is { } locked)
+        {
+            return DatasetEndpoints.DraftLockedByOther(locked).ToResult();
         }
 
         var results = await scheduler.ScheduleManyAsync(DatasetCascade.Kind, targets, org, context.User.Actor(), new ScheduleOptions(Parent: projectId, AllOrNone: true), context.RequestAborted);

@@ -250,8 +250,8 @@ public static class DatasetEndpoints
         return outcome switch
         {
             DatasetOutcome.Done => TypedResults.Json(new DraftStateResponse(DraftStateData.From(dataset!)), DatasetJson.Default.DraftStateResponse),
-            DatasetOutcome.LockedByOther => ApiError.BadRequest("DraftLocked",
-                $"The draft of dataset '{datasetId}' is locked by {Who(dataset!)} since {Since(dataset!)}; it can be locked again once they unlock it.").ToResult(),
+            // The same 403 as every other write the lock refuses (the spec declares 400 and 403 and says no more).
+            DatasetOutcome.LockedByOther => DraftLockedByOther(dataset!).ToResult(),
             _ => OutcomeError(outcome, projectId, datasetId, null).ToResult(),
         };
     }
@@ -263,8 +263,7 @@ public static class DatasetEndpoints
         return outcome switch
         {
             DatasetOutcome.Done => TypedResults.Ok(),
-            DatasetOutcome.NotLockHolder => ApiError.BadRequest("DraftLockedByOther",
-                $"The draft of dataset '{datasetId}' is locked by {Who(dataset!)} since {Since(dataset!)}; only the holder can unlock it.").ToResult(),
+            DatasetOutcome.NotLockHolder => DraftLockedByOther(dataset!).ToResult(),
             _ => OutcomeError(outcome, projectId, datasetId, null).ToResult(),
         };
     }
@@ -292,14 +291,16 @@ public static class DatasetEndpoints
 
     /// <summary>
     /// A write by someone who does not hold the draft lock another user holds: 403 (the spec declares
-    /// no 409), naming the holder and how to proceed. Nothing was changed.
+    /// no 409), naming the holder and how to proceed. Nothing was changed. Every write the lock
+    /// refuses answers this: record and dataset changes, restore, lock, unlock, and the dataset and
+    /// project deletes that would remove the dataset.
     /// </summary>
     internal static ApiError DraftLockedByOther(string datasetId, string userId, string? userName, long since) =>
         new(StatusCodes.Status403Forbidden, "DraftLocked",
             $"The draft of dataset '{datasetId}' is locked by '{userName ?? userId}' (user id '{userId}') since {Since(since)}; " +
             "only the holder can change the dataset or its records until they unlock it (PATCH …/draft_state/unlock). Nothing was changed.");
 
-    private static ApiError DraftLockedByOther(DatasetRow dataset) =>
+    internal static ApiError DraftLockedByOther(DatasetRow dataset) =>
         DraftLockedByOther(dataset.Id, dataset.DraftUserId!, dataset.DraftUserName, dataset.DraftSince ?? 0);
 
     internal static string VersionRange(long version, long current) =>
@@ -349,10 +350,6 @@ public static class DatasetEndpoints
         var id = context.User.Actor();
         return new DraftHolder(id, credential?.Name ?? id);
     }
-
-    private static string Who(DatasetRow dataset) => $"'{dataset.DraftUserName}' (user id '{dataset.DraftUserId}')";
-
-    private static string Since(DatasetRow dataset) => Since(dataset.DraftSince ?? 0);
 
     private static string Since(long since) =>
         DateTimeOffset.FromUnixTimeMilliseconds(since).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);

@@ -4,6 +4,7 @@ using Runledger.Server.Auth;
 using Runledger.Server.Hosting;
 using Runledger.Server.Lifecycle;
 using Runledger.Server.LlmObs.Datasets;
+using Runledger.Storage.LlmObs;
 
 namespace Runledger.Server.LlmObs.Projects;
 
@@ -39,6 +40,9 @@ public sealed class ProjectCascade : ICascadeRegistration
 /// <summary>
 /// DeleteLLMObsProjects: <c>POST /api/v2/llm-obs/v1/projects/delete</c> → 204. Ids that name no
 /// visible project of the caller's organisation are ignored, so a repeated request is harmless.
+/// As with legal holds, a project holding a dataset whose draft lock another user holds refuses the
+/// whole request (403 DraftLocked naming that dataset and its holder): the cascade would delete the
+/// dataset from under its holder, which deleting the dataset itself does not allow.
 /// </summary>
 public static class ProjectDeletion
 {
@@ -48,7 +52,7 @@ public static class ProjectDeletion
         return v1;
     }
 
-    public static async Task<Results<NoContent, ErrorResult>> DeleteAsync(HttpContext context, DeletionScheduler scheduler, LlmObsHolds holds, IOptions<DatasetOptions> options)
+    public static async Task<Results<NoContent, ErrorResult>> DeleteAsync(HttpContext context, DeletionScheduler scheduler, LlmObsHolds holds, IDatasetStore datasets, IOptions<DatasetOptions> options)
     {
         var (attributes, _, error) = await JsonApi.ReadDataAsync(context, ProjectEndpoints.Type);
         if (error is not null)
@@ -68,6 +72,11 @@ public static class ProjectDeletion
         if (refused is not null)
         {
             return refused.ToResult();
+        }
+
+        if (await datasets.LockedByOtherAsync(org, targets, null, context.User.Actor(), context.RequestAborted) is { } locked)
+        {
+            return DatasetEndpoints.DraftLockedByOther(locked).ToResult();
         }
 
         // The mark is scoped to the organisation: another organisation's ids mark nothing.
