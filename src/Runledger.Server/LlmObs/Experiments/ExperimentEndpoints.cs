@@ -134,7 +134,9 @@ public static class ExperimentEndpoints
 
         // ensure_unique (default true): the run name is made unique in the project with the first
         // free suffix ("name-2", "name-3", …); `experiment` keeps the name as asked. With false the
-        // name is used as given, even when another run already has it.
+        // name is used as given, even when another run already has it. So a create always creates: 201.
+        // The spec declares 200 too but documents no case for it (projects and datasets document
+        // "returns the existing one" on a name conflict; experiments do not), so 200 is never answered.
         var (outcome, created) = await experiments.CreateAsync(row, ensureUnique.Value ?? true, context.RequestAborted);
         return outcome switch
         {
