@@ -8,11 +8,12 @@ namespace Runledger.Server.WebConsole;
 [JsonSerializable(typeof(SessionDto))]
 [JsonSerializable(typeof(ResourceGroupList))]
 [JsonSerializable(typeof(ExecutionPage))]
+[JsonSerializable(typeof(ExecutionFilters))]
 [JsonSerializable(typeof(ExecutionDetail))]
 [JsonSerializable(typeof(LogTail))]
 [JsonSerializable(typeof(MetricSeriesResponse))]
 [JsonSerializable(typeof(DeleteTarget))]
 [JsonSerializable(typeof(DeleteAccepted))]
-[JsonSerializable(typeof(PreviewDto))]
+[JsonSerializable(typeof(ConsolePreviewDto))]
 [JsonSerializable(typeof(JobDto))]
 internal sealed partial class ConsoleJson : JsonSerializerContext;

@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Security.Claims;
+using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Runledger.Server.Admin;
 using Runledger.Server.AiApi.Executions;
@@ -6,7 +8,9 @@ using Runledger.Server.AiApi.ResourceGroups;
 using Runledger.Server.Auth;
 using Runledger.Server.Hosting;
 using Runledger.Server.Lifecycle;
+using Runledger.Server.LlmObs.Datasets;
 using Runledger.Server.LlmObs.Experiments;
+using Runledger.Server.LlmObs.Projects;
 using Runledger.Storage;
 using Runledger.Storage.Lifecycle;
 using Runledger.Storage.ResourceGroups;
@@ -20,6 +24,13 @@ namespace Runledger.Server.WebConsole;
 /// </summary>
 public static class ConsoleLifecycleEndpoints
 {
+    /// <summary>
+    /// A delete that would remove this many rows or more (every kind the preview counts, the target
+    /// included) is large: the console asks for the target's name to be typed, and the delete
+    /// endpoint refuses it unless <c>confirm</c> carries that name exactly.
+    /// </summary>
+    public const long LargeDeleteRows = 1000;
+
     public static RouteGroupBuilder MapConsoleLifecycle(this RouteGroupBuilder api)
     {
         var user = api.MapGroup("/deletions").RequireAuthorization(ConsoleAuth.User);
@@ -38,7 +49,7 @@ public static class ConsoleLifecycleEndpoints
         return api;
     }
 
-    public static async Task<Results<JsonHttpResult<PreviewDto>, ErrorResult>> PreviewAsync(HttpContext context, DeletionPreviewer previewer)
+    public static async Task<Results<JsonHttpResult<ConsolePreviewDto>, ErrorResult>> PreviewAsync(HttpContext context, DeletionPreviewer previewer, IDatabase database)
     {
         var (target, error) = await ReadTargetAsync(context);
         if (error is not null)
@@ -47,16 +58,39 @@ public static class ConsoleLifecycleEndpoints
         }
 
         var result = await previewer.PreviewAsync(new PreviewTarget(target!.Kind, target.Id, target.Scope), context.RequestAborted);
-        return TypedResults.Json(PreviewDto.From(result), ConsoleJson.Default.PreviewDto);
+        var named = result.Found ? await NameAsync(database, target, context.RequestAborted) : null;
+        return TypedResults.Json(ConsolePreviewDto.From(result, named?.Name ?? target.Id), ConsoleJson.Default.ConsolePreviewDto);
     }
 
     public static async Task<Results<JsonHttpResult<DeleteAccepted>, ErrorResult>> DeleteAsync(
-        HttpContext context, ExecutionCommands executions, DeletionScheduler scheduler, IResourceGroupStore groups)
+        HttpContext context, ExecutionCommands executions, DeletionScheduler scheduler, IResourceGroupStore groups, DeletionPreviewer previewer, IDatabase database)
     {
         var (target, error) = await ReadTargetAsync(context);
         if (error is not null)
         {
             return error.ToResult();
+        }
+
+        // The typed confirmation is the server's rule, not only the dialog's: the preview is counted
+        // again here (read-only), and a large delete without the exact name changes nothing.
+        var preview = await previewer.PreviewAsync(new PreviewTarget(target!.Kind, target.Id, target.Scope), context.RequestAborted);
+        var named = preview.Found ? await NameAsync(database, target, context.RequestAborted) : null;
+        if (!preview.Found || named is null)
+        {
+            return target.Kind == ExecutionCascade.Kind
+                ? ExecutionCommands.NotFound(target.Scope, target.Id).ToResult()
+                : ApiError.NotFound("TargetNotFound", $"There is no {target.Kind} '{target.Id}' (or it is already being deleted).").ToResult();
+        }
+
+        var total = preview.Rows.Values.Sum();
+        if (total >= LargeDeleteRows && !string.Equals(target.Confirm, named.Name, StringComparison.Ordinal))
+        {
+            var rows = total.ToString("N0", CultureInfo.InvariantCulture);
+            return ApiError.BadRequest(
+                target.Confirm is null ? "ConfirmationRequired" : "ConfirmationMismatch",
+                target.Confirm is null
+                    ? $"This delete would remove {rows} rows, so it must be confirmed: send \"confirm\": \"{named.Name}\" (the {target.Kind}'s name, typed exactly). Nothing was deleted."
+                    : $"\"confirm\" does not match: type the {target.Kind}'s name '{named.Name}' exactly to delete these {rows} rows. Nothing was deleted.").ToResult();
         }
 
         var actor = context.User.Actor();
@@ -83,7 +117,9 @@ public static class ConsoleLifecycleEndpoints
                 jobId = context.Response.Headers[ResourceGroupEndpoints.DeletionJobHeader].ToString();
                 break;
             default:
-                var result = await scheduler.ScheduleAsync(target.Kind, target.Id, target.Scope, actor, context.RequestAborted);
+                // A dataset's job carries its project, as the dialect's delete stores it (the Deletions list filters by it).
+                var result = (await scheduler.ScheduleManyAsync(
+                    target.Kind, [target.Id], target.Scope, actor, new ScheduleOptions(Parent: named.Parent), context.RequestAborted))[0];
                 if (result is ScheduleResult.Held held)
                 {
                     return ExecutionCommands.LegalHold(held, target.Kind, target.Id).ToResult();
@@ -147,10 +183,34 @@ public static class ConsoleLifecycleEndpoints
         {
             ExecutionCascade.Kind => user.HasClaim(ConsoleAuth.AreaClaim, ConsoleAuth.AreaRuns),
             ResourceGroupCascade.Kind => admin,
-            ExperimentCascade.Kind => llm && scope == user.FindFirst(AuthClaims.Org)?.Value,
+            ExperimentCascade.Kind or DatasetCascade.Kind or ProjectCascade.Kind => llm && scope == user.FindFirst(AuthClaims.Org)?.Value,
             _ => false,
         };
-        return allowed ? null : new ApiError(StatusCodes.Status403Forbidden, "Forbidden", $"This session may not delete kind '{kind}'{(kind is ExecutionCascade.Kind or ResourceGroupCascade.Kind or ExperimentCascade.Kind ? " here" : "; the console deletes execution, resource_group and llm_experiment")}.");
+        var known = kind is ExecutionCascade.Kind or ResourceGroupCascade.Kind or ExperimentCascade.Kind or DatasetCascade.Kind or ProjectCascade.Kind;
+        return allowed ? null : new ApiError(StatusCodes.Status403Forbidden, "Forbidden", $"This session may not delete kind '{kind}'{(known ? " here" : "; the console deletes execution, resource_group, llm_project, llm_dataset and llm_experiment")}.");
+    }
+
+    /// <summary>
+    /// The name a large delete must be confirmed with (executions and resource groups: their id;
+    /// LLM Obs projects, datasets and experiments: their name) and the job's parent (a dataset's project).
+    /// Null when the target is not there (in the session's organisation, for LLM Obs kinds).
+    /// </summary>
+    private static async Task<Named?> NameAsync(IDatabase database, Target target, CancellationToken cancellationToken)
+    {
+        var sql = target.Kind switch
+        {
+            ProjectCascade.Kind => "SELECT name AS Name, NULL AS Parent FROM llm_projects WHERE id = @Id AND org_id = @Scope",
+            DatasetCascade.Kind => "SELECT name AS Name, project_id AS Parent FROM llm_datasets WHERE id = @Id AND org_id = @Scope",
+            ExperimentCascade.Kind => "SELECT name AS Name, NULL AS Parent FROM llm_experiments WHERE id = @Id AND org_id = @Scope",
+            _ => null,
+        };
+        if (sql is null)
+        {
+            return new Named { Name = target.Id };
+        }
+
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<Named>(new CommandDefinition(sql, new { target.Id, target.Scope }, cancellationToken: cancellationToken));
     }
 
     private static async Task<(Target? Target, ApiError? Error)> ReadTargetAsync(HttpContext context)
@@ -175,12 +235,45 @@ public static class ConsoleLifecycleEndpoints
             return (null, ApiError.BadRequest("InvalidTarget", $"scope (the resource group) is required for kind '{kind}'."));
         }
 
-        return Allowed(context.User, kind, scope) is { } denied ? (null, denied) : (new Target(kind, id, scope), null);
+        return Allowed(context.User, kind, scope) is { } denied ? (null, denied) : (new Target(kind, id, scope, target.Confirm), null);
     }
 
-    private sealed record Target(string Kind, string Id, string Scope);
+    private sealed record Target(string Kind, string Id, string Scope, string? Confirm);
+
+    private sealed class Named
+    {
+        public required string Name { get; init; }
+
+        public string? Parent { get; init; }
+    }
 }
 
-public sealed record DeleteTarget(string? Kind, string? Id, string? Scope);
+/// <summary><c>confirm</c>: the target's name typed by the user, required for large deletes (see <see cref="ConsoleLifecycleEndpoints.LargeDeleteRows"/>).</summary>
+public sealed record DeleteTarget(string? Kind, string? Id, string? Scope, string? Confirm = null);
+
+/// <summary>The admin preview, plus what the console's dialog needs: the total and whether (and with which name) it must be confirmed.</summary>
+public sealed record ConsolePreviewDto(
+    string Kind,
+    string Id,
+    string Scope,
+    bool Found,
+    Dictionary<string, long> Rows,
+    Dictionary<string, List<string>> Samples,
+    string Grace,
+    long GraceSeconds,
+    bool Restorable,
+    HoldDto? Hold,
+    long Total,
+    bool ConfirmationRequired,
+    string ConfirmationName)
+{
+    public static ConsolePreviewDto From(PreviewResult result, string name)
+    {
+        var dto = PreviewDto.From(result);
+        var total = result.Rows.Values.Sum();
+        return new(dto.Kind, dto.Id, dto.Scope, dto.Found, dto.Rows, dto.Samples, dto.Grace, dto.GraceSeconds, dto.Restorable, dto.Hold,
+            total, total >= ConsoleLifecycleEndpoints.LargeDeleteRows, name);
+    }
+}
 
 public sealed record DeleteAccepted(string JobId);

@@ -13,21 +13,24 @@ using Runledger.Storage.ResourceGroups;
 namespace Runledger.Server.WebConsole;
 
 /// <summary>
-/// Runs: resource groups, executions (keyset paging on the <c>(resource_group, created_at)</c> index,
-/// so page 1,000 costs what page 1 does), one execution with its log tail, tags and custom info,
-/// down-sampled metric series of up to 10 executions, and stop.
+/// Runs: resource groups, executions (filters by status, scenario and configuration; keyset paging
+/// on an index ending in <c>(created_at, id)</c> for each filter, so page 1,000 costs what page 1
+/// does), one execution with its status timeline, log tail, tags and custom info, down-sampled
+/// metric series of up to 10 executions (the whole run or a zoomed window), and stop.
 /// </summary>
 public static class ConsoleRunEndpoints
 {
     public const int MaxPageSize = 200;
     public const int MaxCompared = 10;
     public const int DefaultMaxPoints = 2_000;
+    public const int MaxFilterValues = 1_000;
 
     public static RouteGroupBuilder MapConsoleRuns(this RouteGroupBuilder api)
     {
         var runs = api.MapGroup("/resource-groups").RequireAuthorization(ConsoleAuth.Runs);
         runs.MapGet("/", ListResourceGroupsAsync);
         runs.MapGet("/{resourceGroup}/executions", ListExecutionsAsync);
+        runs.MapGet("/{resourceGroup}/execution-filters", ListFiltersAsync);
         runs.MapGet("/{resourceGroup}/executions/{executionId}", GetExecutionAsync);
         runs.MapGet("/{resourceGroup}/executions/{executionId}/logs", LogTailAsync);
         runs.MapPost("/{resourceGroup}/executions/{executionId}/stop", StopAsync);
@@ -44,7 +47,7 @@ public static class ConsoleRunEndpoints
     }
 
     public static async Task<Results<JsonHttpResult<ExecutionPage>, ErrorResult>> ListExecutionsAsync(
-        string resourceGroup, string? status, int? limit, string? cursor, IDatabase database, CancellationToken cancellationToken)
+        string resourceGroup, string? status, string? scenarioId, string? configurationId, int? limit, string? cursor, IDatabase database, CancellationToken cancellationToken)
     {
         if (status is not null && !ExecutionStatus.All.Contains(status))
         {
@@ -63,31 +66,63 @@ public static class ConsoleRunEndpoints
         }
 
         var pageSize = limit ?? 50;
-        var where = new StringBuilder("resource_group = @resourceGroup AND deleting_job_id IS NULL");
-        if (status is not null)
-        {
-            where.Append(" AND status = @status");
-        }
-
-        if (after is not null)
-        {
-            where.Append(" AND (created_at < @afterAt OR (created_at = @afterAt AND id < @afterId))");
-        }
-
+        var filter = new ExecutionListFilter(resourceGroup, NonEmpty(status), NonEmpty(scenarioId), NonEmpty(configurationId), after?.At, after?.Id, pageSize + 1);
         await using var connection = await database.OpenAsync(cancellationToken);
-        var rows = (await connection.QueryAsync<ExecutionRow>(new CommandDefinition(
-            $"""
-            SELECT id, resource_group, configuration_id, configuration_name, scenario_id, executable_id, target_status, status,
-                   status_message, created_at, modified_at, start_time, completion_time
-            FROM executions WHERE {where} ORDER BY created_at DESC, id DESC LIMIT @take
-            """,
-            new { resourceGroup, status, afterAt = after?.At, afterId = after?.Id, take = pageSize + 1 },
-            cancellationToken: cancellationToken))).AsList();
+        var rows = (await connection.QueryAsync<ExecutionRow>(new CommandDefinition(ExecutionListSql(filter), filter, cancellationToken: cancellationToken))).AsList();
         var next = rows.Count > pageSize ? EncodeCursor(rows[pageSize - 1]) : null;
         return TypedResults.Json(
             new ExecutionPage([.. rows.Take(pageSize).Select(ExecutionItem.From)], next),
             ConsoleJson.Default.ExecutionPage);
     }
+
+    /// <summary>
+    /// One page of the executions list, newest first. Each filter has an index of the form
+    /// <c>(resource_group[, filter column], created_at, id)</c> (migration 0015) and the cursor is a
+    /// row-value comparison on its last two columns, so both SQLite and PostgreSQL read exactly one
+    /// index range of <c>Take</c> entries and sort nothing (ExecutionsPage_100kExecutions_IndexRangeNoSortEveryPage checks the plans).
+    /// </summary>
+    public static string ExecutionListSql(ExecutionListFilter filter)
+    {
+        var where = new StringBuilder("resource_group = @ResourceGroup AND deleting_job_id IS NULL");
+        if (filter.Status is not null)
+        {
+            where.Append(" AND status = @Status");
+        }
+
+        if (filter.ScenarioId is not null)
+        {
+            where.Append(" AND scenario_id = @ScenarioId");
+        }
+
+        if (filter.ConfigurationId is not null)
+        {
+            where.Append(" AND configuration_id = @ConfigurationId");
+        }
+
+        if (filter.AfterAt is not null)
+        {
+            where.Append(" AND (created_at, id) < (@AfterAt, @AfterId)");
+        }
+
+        return $"""
+            SELECT id, resource_group, configuration_id, configuration_name, scenario_id, executable_id, target_status, status,
+                   status_message, created_at, modified_at, submission_time, start_time, completion_time
+            FROM executions WHERE {where} ORDER BY created_at DESC, id DESC LIMIT @Take
+            """;
+    }
+
+    /// <summary>The values the list can be filtered by: the group's scenarios and configurations (from its configurations, newest first).</summary>
+    public static async Task<JsonHttpResult<ExecutionFilters>> ListFiltersAsync(string resourceGroup, IConfigurationStore configurations, CancellationToken cancellationToken)
+    {
+        var rows = await configurations.ListAsync(new ConfigurationQuery(resourceGroup, Top: MaxFilterValues), cancellationToken);
+        return TypedResults.Json(
+            new ExecutionFilters(
+                [.. rows.Select(r => r.ScenarioId).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)],
+                [.. rows.Select(r => new ConfigurationOption(r.Id, r.Name, r.ScenarioId))]),
+            ConsoleJson.Default.ExecutionFilters);
+    }
+
+    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     public static async Task<Results<JsonHttpResult<ExecutionDetail>, ErrorResult>> GetExecutionAsync(
         string resourceGroup, string executionId, IExecutionStore executions, IConfigurationStore configurations, IMetricStore metrics, CancellationToken cancellationToken)
@@ -103,6 +138,7 @@ public static class ConsoleRunEndpoints
         var attributes = resources.Count == 0 ? [] : await metrics.ListAttributesAsync([.. resources.Select(r => r.Id)], cancellationToken);
         return TypedResults.Json(new ExecutionDetail(
             ExecutionItem.From(row),
+            Timeline(row),
             row.StatusMessage,
             row.StatusDetails,
             row.ExitCode,
@@ -111,6 +147,39 @@ public static class ConsoleRunEndpoints
             attributes.Where(a => a.Kind == MetricAttributeKinds.Tag).ToDictionary(a => a.Name, a => a.Value),
             attributes.Where(a => a.Kind == MetricAttributeKinds.CustomInfo).ToDictionary(a => a.Name, a => a.Value)),
             ConsoleJson.Default.ExecutionDetail);
+    }
+
+    /// <summary>
+    /// The status timeline, from the times the store keeps: it records no history of status changes,
+    /// only when the execution was created and submitted, when its process started and ended, and
+    /// when its row last changed. So the timeline is created → submitted → started (RUNNING) → the
+    /// final status at its completion time; a status with no time of its own (STOPPING, a PENDING
+    /// never started, a stop before start) is shown at the last modification, marked as such.
+    /// </summary>
+    internal static List<TimelineEntry> Timeline(ExecutionRow row)
+    {
+        static DateTimeOffset At(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
+        var entries = new List<TimelineEntry> { new("CREATED", At(row.CreatedAt), "created_at") };
+        if (row.SubmissionTime is { } submitted)
+        {
+            entries.Add(new("PENDING", At(submitted), "submission_time"));
+        }
+
+        if (row.StartTime is { } started)
+        {
+            entries.Add(new("RUNNING", At(started), "start_time"));
+        }
+
+        if (row.CompletionTime is { } completed)
+        {
+            entries.Add(new(row.Status, At(completed), "completion_time"));
+        }
+        else if (row.Status != "PENDING" && !(row.Status == "RUNNING" && row.StartTime is not null))
+        {
+            entries.Add(new(row.Status, At(row.ModifiedAt), "modified_at"));
+        }
+
+        return entries;
     }
 
     public static async Task<Results<JsonHttpResult<LogTail>, ErrorResult>> LogTailAsync(
@@ -134,12 +203,13 @@ public static class ConsoleRunEndpoints
     }
 
     /// <summary>
-    /// Every metric of up to 10 executions, each series down-sampled on the server to at most
-    /// <c>maxPoints</c> (min and max of equal-width buckets, so spikes survive) — a 1,000,000-point
-    /// series reaches the browser as 2,000 points.
+    /// Every metric (or only <c>name</c>) of up to 10 executions, each series down-sampled on the
+    /// server to at most <c>maxPoints</c> (min and max of equal-count buckets, so spikes survive) — a
+    /// 1,000,000-point series reaches the browser as 2,000 points. With <c>from</c>/<c>to</c> (a
+    /// zoomed chart) only that window of the x axis is down-sampled, so zooming in shows more detail.
     /// </summary>
     public static async Task<Results<JsonHttpResult<MetricSeriesResponse>, ErrorResult>> MetricsAsync(
-        string resourceGroup, string? executionIds, int? maxPoints, IMetricStore metrics, CancellationToken cancellationToken)
+        string resourceGroup, string? executionIds, string? name, int? maxPoints, double? from, double? to, IMetricStore metrics, CancellationToken cancellationToken)
     {
         var ids = (executionIds ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToList();
         if (ids.Count is < 1 or > MaxCompared)
@@ -152,6 +222,11 @@ public static class ConsoleRunEndpoints
             return ApiError.BadRequest("InvalidParameter", "maxPoints must be between 10 and 10000.").ToResult();
         }
 
+        if (from is not null && to is not null && !(from < to))
+        {
+            return ApiError.BadRequest("InvalidParameter", "from must be less than to (a window on the chart's x axis: steps, or Unix milliseconds for time).").ToResult();
+        }
+
         var budget = maxPoints ?? DefaultMaxPoints;
         var series = new List<MetricSeries>();
         var resources = await metrics.ListLiveAsync(resourceGroup, ids, cancellationToken);
@@ -160,6 +235,11 @@ public static class ConsoleRunEndpoints
             var byName = new Dictionary<string, SeriesBuilder>(StringComparer.Ordinal);
             await foreach (var point in metrics.StreamPointsAsync(resource.Id, cancellationToken))
             {
+                if (name is not null && point.Name != name)
+                {
+                    continue;
+                }
+
                 if (!byName.TryGetValue(point.Name, out var builder))
                 {
                     byName[point.Name] = builder = new SeriesBuilder();
@@ -168,10 +248,10 @@ public static class ConsoleRunEndpoints
                 builder.Add(point.Ts, point.Step, point.Value);
             }
 
-            foreach (var (name, builder) in byName.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            foreach (var (metric, builder) in byName.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             {
-                var (axis, points) = builder.Downsample(budget);
-                series.Add(new MetricSeries(resource.ExecutionId, name, axis, builder.Count, points));
+                var (axis, points, inWindow) = builder.Downsample(budget, from, to);
+                series.Add(new MetricSeries(resource.ExecutionId, metric, axis, builder.Count, points, inWindow));
             }
         }
 
@@ -214,12 +294,48 @@ internal sealed class SeriesBuilder
         _allStepped &= step >= 0;
     }
 
-    public (string Axis, List<double[]> Points) Downsample(int maxPoints)
+    /// <summary>
+    /// Down-samples the whole series, or (zoomed) only the points with from ≤ x ≤ to plus the one
+    /// just outside each end, so the line still runs to the window's edges. InWindow counts the
+    /// points inside the window (all of them when there is none).
+    /// </summary>
+    public (string Axis, List<double[]> Points, int InWindow) Downsample(int maxPoints, double? from = null, double? to = null)
     {
         var x = (_allStepped ? _steps : _ts).Select(v => (double)v).ToArray();
         var y = _values.ToArray();
         Array.Sort(x, y);
-        return (_allStepped ? "step" : "time", MinMax(x, y, maxPoints));
+        var axis = _allStepped ? "step" : "time";
+        if (from is null && to is null)
+        {
+            return (axis, MinMax(x, y, maxPoints), x.Length);
+        }
+
+        var lo = from is { } f ? LowerBound(x, f) : 0;
+        var hi = to is { } t ? LowerBound(x, Math.BitIncrement(t)) : x.Length;
+        var inWindow = hi - lo;
+        var start = Math.Max(0, lo - 1);
+        var end = Math.Min(x.Length, hi + 1);
+        return (axis, MinMax(x[start..end], y[start..end], maxPoints), inWindow);
+    }
+
+    /// <summary>The first index whose x is not less than value.</summary>
+    private static int LowerBound(double[] x, double value)
+    {
+        int lo = 0, hi = x.Length;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (x[mid] < value)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
     }
 
     /// <summary>Min and max of each of maxPoints/2 equal-count buckets, in x order; the first and last points stay.</summary>
@@ -305,8 +421,19 @@ public sealed record ExecutionItem(
 
 public sealed record ExecutionPage(List<ExecutionItem> Resources, string? NextCursor);
 
+/// <summary>The parameters of <see cref="ConsoleRunEndpoints.ExecutionListSql"/> (null: no such filter, no cursor).</summary>
+public sealed record ExecutionListFilter(string ResourceGroup, string? Status, string? ScenarioId, string? ConfigurationId, long? AfterAt, string? AfterId, int Take);
+
+public sealed record ConfigurationOption(string Id, string Name, string ScenarioId);
+
+public sealed record ExecutionFilters(List<string> Scenarios, List<ConfigurationOption> Configurations);
+
+/// <summary>One status and since when; Source names the stored time it comes from (see <see cref="ConsoleRunEndpoints.Timeline"/>).</summary>
+public sealed record TimelineEntry(string Status, DateTimeOffset At, string Source);
+
 public sealed record ExecutionDetail(
     ExecutionItem Execution,
+    List<TimelineEntry> Timeline,
     string? StatusMessage,
     string? StatusDetails,
     long? ExitCode,
@@ -319,6 +446,7 @@ public sealed record LogTailLine(long Seq, DateTimeOffset Timestamp, string Stre
 
 public sealed record LogTail(List<LogTailLine> Lines);
 
-public sealed record MetricSeries(string ExecutionId, string Name, string Axis, int Total, List<double[]> Points);
+/// <summary>Total: every point of the series; InWindow: those inside the requested window (Total when none was asked for).</summary>
+public sealed record MetricSeries(string ExecutionId, string Name, string Axis, int Total, List<double[]> Points, int InWindow);
 
 public sealed record MetricSeriesResponse(List<MetricSeries> Series);

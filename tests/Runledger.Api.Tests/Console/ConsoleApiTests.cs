@@ -1,6 +1,10 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
+using Dapper;
 using Runledger.Api.Tests.Support;
+using Runledger.Server.WebConsole;
+using Runledger.Storage;
 using Runledger.Storage.Credentials;
 
 namespace Runledger.Api.Tests.WebConsole;
@@ -108,6 +112,243 @@ public abstract class ConsoleApiTests(ClockedServer fixture)
 
         var tooMany = await session.Client.GetAsync($"/ui/api/resource-groups/{rg}/metrics?executionIds={string.Join(',', Enumerable.Range(1, 11).Select(i => $"{rg}-ex-{i}"))}");
         Assert.Equal("executionIds must list 1 to 10 execution ids, comma-separated.", (string?)(await tooMany.ExpectAsync(HttpStatusCode.BadRequest))["detail"]);
+    }
+
+    [Fact]
+    public async Task Delete_LargeExecutionWithoutTheTypedName_400AndNothingChanges()
+    {
+        var rg = await ConsoleSeed.ResourceGroupAsync(Server);
+        await ConsoleSeed.RunsAsync(Server, rg);
+        var id = rg + "-ex-1";
+        using var session = await ConsoleClient.SignInAsync(Server.BaseAddress, TestCredentials.AdminToken);
+        var target = "{\"kind\":\"execution\",\"id\":\"" + id + "\",\"scope\":\"" + rg + "\"";
+
+        // The preview says it is large and which name confirms it: the dialog only relays this.
+        var preview = await (await session.SendAsync(HttpMethod.Post, "/ui/api/deletions/preview", target + "}")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal(11_504, (long)preview["total"]!);
+        Assert.True((bool)preview["confirmationRequired"]!);
+        Assert.Equal(id, (string?)preview["confirmationName"]);
+        var audit = await Server.CountAsync("SELECT COUNT(*) FROM audit_log");
+
+        var missing = await session.SendAsync(HttpMethod.Post, "/ui/api/deletions", target + "}");
+        Http.AssertJson(
+            "{\"type\":\"https://tools.ietf.org/html/rfc9110#section-15.5.1\",\"title\":\"Bad Request\",\"status\":400,\"detail\":\"This delete would remove 11,504 rows, so it must be confirmed: send \\\"confirm\\\": \\\"" + id + "\\\" (the execution's name, typed exactly). Nothing was deleted.\",\"code\":\"ConfirmationRequired\",\"requestId\":\"{requestId}\"}",
+            await missing.ExpectAsync(HttpStatusCode.BadRequest), missing.RequestId());
+        var wrong = await session.SendAsync(HttpMethod.Post, "/ui/api/deletions", target + ",\"confirm\":\"" + id[..^1] + "\"}");
+        var wrongBody = await wrong.ExpectAsync(HttpStatusCode.BadRequest);
+        Assert.Equal("ConfirmationMismatch", (string?)wrongBody["code"]);
+        Assert.Equal($"\"confirm\" does not match: type the execution's name '{id}' exactly to delete these 11,504 rows. Nothing was deleted.", (string?)wrongBody["detail"]);
+
+        // Refused twice, and nothing changed: no job, no audit entry, the execution and its data visible.
+        Assert.Equal(0, await Server.CountAsync("SELECT COUNT(*) FROM deletion_jobs WHERE target_id = @id", new { id }));
+        Assert.Equal(audit, await Server.CountAsync("SELECT COUNT(*) FROM audit_log"));
+        Assert.Equal(1, await Server.CountAsync("SELECT COUNT(*) FROM executions WHERE id = @id AND deleting_job_id IS NULL", new { id }));
+        Assert.Equal(1500, await Server.CountAsync("SELECT COUNT(*) FROM execution_logs WHERE execution_id = @id", new { id }));
+
+        // With the name it is scheduled; a small delete (one row) needs no name at all.
+        var accepted = await (await session.SendAsync(HttpMethod.Post, "/ui/api/deletions", target + ",\"confirm\":\"" + id + "\"}")).ExpectAsync(HttpStatusCode.Accepted);
+        Assert.Equal(1, await Server.CountAsync("SELECT COUNT(*) FROM deletion_jobs WHERE id = @job AND target_id = @id", new { job = (string)accepted["jobId"]!, id }));
+        var small = await (await session.SendAsync(HttpMethod.Post, "/ui/api/deletions/preview", "{\"kind\":\"execution\",\"id\":\"" + rg + "-ex-3\",\"scope\":\"" + rg + "\"}")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal(1, (long)small["total"]!);
+        Assert.False((bool)small["confirmationRequired"]!);
+        await (await session.SendAsync(HttpMethod.Post, "/ui/api/deletions", "{\"kind\":\"execution\",\"id\":\"" + rg + "-ex-3\",\"scope\":\"" + rg + "\"}")).ExpectAsync(HttpStatusCode.Accepted);
+    }
+
+    [Fact]
+    public async Task Delete_LargeDatasetAndProject_ConfirmedByTheirNames()
+    {
+        var projectName = "console-p-" + Guid.NewGuid().ToString("N")[..8];
+        var created = await (await Server.Datadog.PostAsync($"{LlmObs.V1}/projects", Http.JsonApi("projects", new JsonObject { ["name"] = projectName }))).ExpectAsync(HttpStatusCode.Created);
+        var project = (string)created["data"]!["id"]!;
+        var dataset = await Server.Datadog.NewDatasetAsync(project, "big-set");
+        await Server.Datadog.AppendAsync(project, dataset, 1200);
+        using var session = await ConsoleClient.SignInAsync(Server.BaseAddress, TestCredentials.AdminToken);
+
+        var preview = await (await session.SendAsync(HttpMethod.Post, "/ui/api/deletions/preview", "{\"kind\":\"llm_dataset\",\"id\":\"" + dataset + "\"}")).ExpectAsync(HttpStatusCode.OK);
+        Assert.True((bool)preview["confirmationRequired"]!);
+        Assert.Equal("big-set", (string?)preview["confirmationName"]);
+        Assert.Equal(1200, (long)preview["rows"]!["llm_records"]!);
+
+        // The id is not the name: a dataset is confirmed by its name, as the dialog asks.
+        var byId = await session.SendAsync(HttpMethod.Post, "/ui/api/deletions", "{\"kind\":\"llm_dataset\",\"id\":\"" + dataset + "\",\"confirm\":\"" + dataset + "\"}");
+        Assert.Equal("ConfirmationMismatch", (string?)(await byId.ExpectAsync(HttpStatusCode.BadRequest))["code"]);
+        var bare = await session.SendAsync(HttpMethod.Post, "/ui/api/deletions", "{\"kind\":\"llm_dataset\",\"id\":\"" + dataset + "\"}");
+        Assert.Equal("ConfirmationRequired", (string?)(await bare.ExpectAsync(HttpStatusCode.BadRequest))["code"]);
+        Assert.Equal(0, await Server.CountAsync("SELECT COUNT(*) FROM deletion_jobs WHERE target_id = @dataset", new { dataset }));
+        Assert.Equal(1, await Server.CountAsync("SELECT COUNT(*) FROM llm_datasets WHERE id = @dataset AND deleting_job_id IS NULL", new { dataset }));
+
+        var job = await (await session.SendAsync(HttpMethod.Post, "/ui/api/deletions", "{\"kind\":\"llm_dataset\",\"id\":\"" + dataset + "\",\"confirm\":\"big-set\"}")).ExpectAsync(HttpStatusCode.Accepted);
+        Assert.Equal(1, await Server.CountAsync("SELECT COUNT(*) FROM deletion_jobs WHERE id = @id AND kind = 'llm_dataset' AND parent = @project", new { id = (string)job["jobId"]!, project }));
+
+        // The project still holds the records until the job runs: large, confirmed by the project's name.
+        var projectTarget = "{\"kind\":\"llm_project\",\"id\":\"" + project + "\"";
+        var projectPreview = await (await session.SendAsync(HttpMethod.Post, "/ui/api/deletions/preview", projectTarget + "}")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal(projectName, (string?)projectPreview["confirmationName"]);
+        Assert.True((bool)projectPreview["confirmationRequired"]!);
+        var wrong = await session.SendAsync(HttpMethod.Post, "/ui/api/deletions", projectTarget + ",\"confirm\":\"big-set\"}");
+        Assert.Equal("ConfirmationMismatch", (string?)(await wrong.ExpectAsync(HttpStatusCode.BadRequest))["code"]);
+        Assert.Equal(1, await Server.CountAsync("SELECT COUNT(*) FROM llm_projects WHERE id = @project AND deleting_job_id IS NULL", new { project }));
+        await (await session.SendAsync(HttpMethod.Post, "/ui/api/deletions", projectTarget + ",\"confirm\":\"" + projectName + "\"}")).ExpectAsync(HttpStatusCode.Accepted);
+        Assert.Equal(1, await Server.CountAsync("SELECT COUNT(*) FROM llm_projects WHERE id = @project AND deleting_job_id IS NOT NULL", new { project }));
+
+        // A read-only key is not offered the delete, and the endpoint refuses it too.
+        var key = await Server.AddCredentialAsync(CredentialKinds.DatadogAppKey, "read");
+        using var reader = await ConsoleClient.SignInAsync(Server.BaseAddress, key);
+        var refused = await reader.SendAsync(HttpMethod.Post, "/ui/api/deletions", "{\"kind\":\"llm_project\",\"id\":\"x\"}");
+        Assert.Equal("This session may not delete kind 'llm_project' here.", (string?)(await refused.ExpectAsync(HttpStatusCode.Forbidden))["detail"]);
+    }
+
+    [Fact]
+    public async Task Executions_FiltersByScenarioConfigurationAndStatus()
+    {
+        var rg = await ConsoleSeed.ResourceGroupAsync(Server);
+        await ConsoleSeed.RunsAsync(Server, rg);
+        await ConsoleSeed.OtherScenarioAsync(Server, rg);
+        using var session = await ConsoleClient.SignInAsync(Server.BaseAddress, TestCredentials.AdminToken);
+        async Task<List<string>> IdsAsync(string query) =>
+            [.. (await (await session.Client.GetAsync($"/ui/api/resource-groups/{rg}/executions?limit=200&{query}")).ExpectAsync(HttpStatusCode.OK))["resources"]!.AsArray().Select(e => (string)e!["id"]!)];
+
+        Assert.Equal([$"{rg}-gen-1", $"{rg}-gen-2", $"{rg}-gen-3"], await IdsAsync("scenarioId=text-generator"));
+        Assert.Equal([$"{rg}-gen-2"], await IdsAsync($"configurationId={rg}-cfg-gen&status=DEAD"));
+        Assert.Equal(61, (await IdsAsync("scenarioId=image-classifier")).Count);
+        Assert.Empty(await IdsAsync("scenarioId=nothing-like-it"));
+
+        var filters = await (await session.Client.GetAsync($"/ui/api/resource-groups/{rg}/execution-filters")).ExpectAsync(HttpStatusCode.OK);
+        Http.AssertJson(
+            "{\"scenarios\":[\"image-classifier\",\"text-generator\"],\"configurations\":[{\"id\":\"" + rg + "-cfg-gen\",\"name\":\"generate\",\"scenarioId\":\"text-generator\"},{\"id\":\"" + rg + "-cfg\",\"name\":\"train-small\",\"scenarioId\":\"image-classifier\"}]}",
+            filters);
+    }
+
+    /// <summary>
+    /// 100,000 executions in one group: every filter's page (first, deep, last) is one index range
+    /// read with no sort on both providers (the plan of the exact SQL the endpoint runs), and paging
+    /// by cursor from deep inside the list costs what page 1 does.
+    /// </summary>
+    [Fact]
+    public async Task ExecutionsPage_100kExecutions_IndexRangeNoSortEveryPage()
+    {
+        var rg = await ConsoleSeed.ResourceGroupAsync(Server);
+        var database = Server.Service<IDatabase>();
+        await using (var connection = await database.OpenAsync(CancellationToken.None))
+        await using (var transaction = await database.BeginWriteAsync(connection, CancellationToken.None))
+        {
+            await connection.ExecuteAsync(
+                "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 100000) " +
+                "INSERT INTO executions (id, resource_group, configuration_id, configuration_name, scenario_id, executable_id, target_status, status, created_at, modified_at) " +
+                "SELECT @rg || '-' || i, @rg, @rg || '-cfg-' || (i % 20), 'c', 'sc-' || (i % 7), 'e', 'COMPLETED', CASE WHEN i % 10 = 0 THEN 'DEAD' ELSE 'COMPLETED' END, 1700000000000 + (i / 3) * 1000, 1700000000000 FROM s",
+                new { rg }, transaction);
+            await transaction.CommitAsync();
+        }
+
+        // Statistics as autovacuum (PostgreSQL) or a periodic ANALYZE would leave them.
+        await using (var connection = await database.OpenAsync(CancellationToken.None))
+        {
+            await connection.ExecuteAsync("ANALYZE executions");
+        }
+
+        var filters = new (string? Status, string? Scenario, string? Configuration, string Index)[]
+        {
+            (null, null, null, "ix_executions_rg_page"),
+            ("DEAD", null, null, "ix_executions_rg_status_page"),
+            (null, "sc-3", null, "ix_executions_rg_scenario_page"),
+            (null, null, rg + "-cfg-7", "ix_executions_rg_configuration_page"),
+        };
+        foreach (var (status, scenario, configuration, index) in filters)
+        {
+            foreach (var after in new (long? At, string? Id)[] { (null, null), (1700000000000 + 16_000_000, rg + "-48000"), (1700000000000 + 1000, rg + "-3") })
+            {
+                var filter = new ExecutionListFilter(rg, status, scenario, configuration, after.At, after.Id, 51);
+                var plan = await PlanAsync(database, ConsoleRunEndpoints.ExecutionListSql(filter), filter);
+                Assert.Contains(index, plan, StringComparison.Ordinal);
+                Assert.DoesNotContain(Server.Provider == Provider.Sqlite ? "TEMP B-TREE" : "Sort", plan, StringComparison.Ordinal);
+                Assert.DoesNotContain(Server.Provider == Provider.Sqlite ? "SCAN executions" : "Seq Scan", plan, StringComparison.Ordinal);
+            }
+        }
+
+        // Through the API: 20 pages from deep inside the list, each newest first and continuing the last.
+        using var session = await ConsoleClient.SignInAsync(Server.BaseAddress, TestCredentials.AdminToken);
+        var first = await (await session.Client.GetAsync($"/ui/api/resource-groups/{rg}/executions?limit=200&scenarioId=sc-3")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal(200, first["resources"]!.AsArray().Count);
+        var cursor = (string?)first["nextCursor"];
+        var previous = (string)first["resources"]![199]!["createdAt"]!;
+        var watch = Stopwatch.StartNew();
+        for (var page = 0; page < 20; page++)
+        {
+            var body = await (await session.Client.GetAsync($"/ui/api/resource-groups/{rg}/executions?limit=200&scenarioId=sc-3&cursor={cursor}")).ExpectAsync(HttpStatusCode.OK);
+            var items = body["resources"]!.AsArray();
+            Assert.Equal(200, items.Count);
+            Assert.All(items, e => Assert.Equal("sc-3", (string?)e!["scenarioId"]));
+            Assert.True(string.CompareOrdinal((string)items[0]!["createdAt"]!, previous) <= 0);
+            previous = (string)items[^1]!["createdAt"]!;
+            cursor = (string?)body["nextCursor"];
+        }
+
+        // Generous for a loaded 2-core machine; a full scan and sort of 100,000 rows per page would not fit.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"20 pages took {watch.Elapsed}.");
+    }
+
+    /// <summary>The query plan as text: EXPLAIN QUERY PLAN's details on SQLite, EXPLAIN's lines on PostgreSQL.</summary>
+    private async Task<string> PlanAsync(IDatabase database, string sql, ExecutionListFilter filter)
+    {
+        await using var connection = await database.OpenAsync(CancellationToken.None);
+        if (Server.Provider == Provider.Sqlite)
+        {
+            var plan = await connection.QueryAsync("EXPLAIN QUERY PLAN " + sql, filter);
+            return string.Join('\n', plan.Select(r => (string)((IDictionary<string, object?>)r)["detail"]!));
+        }
+
+        return string.Join('\n', await connection.QueryAsync<string>("EXPLAIN " + sql, filter));
+    }
+
+    [Fact]
+    public async Task Metrics_ZoomWindow_DownsampledWithinTheWindowOnly()
+    {
+        var rg = await ConsoleSeed.ResourceGroupAsync(Server);
+        await ConsoleSeed.RunsAsync(Server, rg);
+        using var session = await ConsoleClient.SignInAsync(Server.BaseAddress, TestCredentials.AdminToken);
+        var body = await (await session.Client.GetAsync($"/ui/api/resource-groups/{rg}/metrics?executionIds={rg}-ex-1,{rg}-ex-2&name=loss&from=1000&to=1999&maxPoints=2000")).ExpectAsync(HttpStatusCode.OK);
+        var series = body["series"]!.AsArray();
+        Assert.Equal([$"{rg}-ex-1 loss", $"{rg}-ex-2 loss"], series.Select(s => $"{s!["executionId"]} {s["name"]}"));
+
+        // All 1,000 points of the window (and the one either side), where the whole series came as 2,000 of 5,000.
+        Assert.Equal(1000, (int)series[0]!["inWindow"]!);
+        Assert.Equal(5000, (int)series[0]!["total"]!);
+        var points = series[0]!["points"]!.AsArray().Select(p => (double)p![0]!).ToList();
+        Assert.Equal(1002, points.Count);
+        Assert.Equal(999, points[0]);
+        Assert.Equal(2000, points[^1]);
+
+        // ex-2 has 800 steps: nothing in the window but its last point, kept as the line's left end.
+        Assert.Equal(0, (int)series[1]!["inWindow"]!);
+        Assert.Equal([799.0], series[1]!["points"]!.AsArray().Select(p => (double)p![0]!));
+
+        var narrow = await (await session.Client.GetAsync($"/ui/api/resource-groups/{rg}/metrics?executionIds={rg}-ex-1&name=loss&from=1000&to=1999&maxPoints=100")).ExpectAsync(HttpStatusCode.OK);
+        var xs = narrow["series"]![0]!["points"]!.AsArray().Select(p => (double)p![0]!).ToList();
+        Assert.Equal(100, xs.Count);
+        Assert.All(xs, x => Assert.InRange(x, 999, 2000));
+
+        var bad = await session.Client.GetAsync($"/ui/api/resource-groups/{rg}/metrics?executionIds={rg}-ex-1&from=5&to=5");
+        Assert.Equal("from must be less than to (a window on the chart's x axis: steps, or Unix milliseconds for time).", (string?)(await bad.ExpectAsync(HttpStatusCode.BadRequest))["detail"]);
+    }
+
+    [Fact]
+    public async Task Execution_Timeline_DerivedFromTheStoredTimes()
+    {
+        var rg = await ConsoleSeed.ResourceGroupAsync(Server);
+        await ConsoleSeed.RunsAsync(Server, rg);
+        await ConsoleSeed.OtherScenarioAsync(Server, rg);
+        using var session = await ConsoleClient.SignInAsync(Server.BaseAddress, TestCredentials.AdminToken);
+        async Task<string> TimelineAsync(string id) =>
+            string.Join(" ", (await (await session.Client.GetAsync($"/ui/api/resource-groups/{rg}/executions/{id}")).ExpectAsync(HttpStatusCode.OK))["timeline"]!.AsArray()
+                .Select(t => $"{t!["status"]}@{t["source"]}"));
+
+        Assert.Equal("CREATED@created_at RUNNING@start_time COMPLETED@completion_time", await TimelineAsync(rg + "-ex-1"));
+        Assert.Equal("CREATED@created_at PENDING@submission_time RUNNING@start_time", await TimelineAsync(rg + "-gen-1"));
+        Assert.Equal("CREATED@created_at PENDING@submission_time DEAD@modified_at", await TimelineAsync(rg + "-gen-2"));
+        var detail = await (await session.Client.GetAsync($"/ui/api/resource-groups/{rg}/executions/{rg}-gen-2")).ExpectAsync(HttpStatusCode.OK);
+        Http.AssertJson(
+            """[{"status":"CREATED","at":"2026-01-01T00:00:00+00:00","source":"created_at"},{"status":"PENDING","at":"2026-01-01T00:00:01+00:00","source":"submission_time"},{"status":"DEAD","at":"2026-01-01T00:00:09+00:00","source":"modified_at"}]""",
+            detail["timeline"]!);
     }
 
     [Fact]

@@ -64,13 +64,14 @@ public abstract class ConsoleBrowser(Provider provider) : IAsyncLifetime
         }
     }
 
-    /// <summary>A fresh browser profile (no cookies) at 1280×800; page errors are collected so a test can assert there were none.</summary>
-    public async Task<(IBrowserContext Context, IPage Page, List<string> Errors)> NewPageAsync(int width = 1280, int height = 800)
+    /// <summary>A fresh browser profile (no cookies) at 1280×800 in the light theme unless told; page errors are collected so a test can assert there were none.</summary>
+    public async Task<(IBrowserContext Context, IPage Page, List<string> Errors)> NewPageAsync(int width = 1280, int height = 800, ColorScheme colorScheme = ColorScheme.Light)
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions
         {
             BaseURL = Server.BaseAddress.ToString(),
             ViewportSize = new ViewportSize { Width = width, Height = height },
+            ColorScheme = colorScheme,
         });
         context.SetDefaultTimeout(30_000);
         var page = await context.NewPageAsync();
@@ -144,9 +145,10 @@ public static class ConsoleSeed
 
     /// <summary>
     /// 60 completed executions and one pending, in one configuration; <c>{rg}-ex-1</c> has 1,500 log
-    /// lines, two metrics of 5,000 steps each, tags and custom info; <c>{rg}-ex-2</c> the same metrics with 800 steps.
+    /// lines and (unless <paramref name="metrics"/> is false) two metrics of 5,000 steps each, tags and
+    /// custom info; <c>{rg}-ex-2</c> the same metrics with 800 steps.
     /// </summary>
-    public static async Task RunsAsync(TestServer server, string rg)
+    public static async Task RunsAsync(TestServer server, string rg, bool metrics = true)
     {
         var database = server.Service<IDatabase>();
         var now = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
@@ -173,7 +175,12 @@ public static class ConsoleSeed
             await transaction.CommitAsync();
         }
 
-        var metrics = server.Service<IMetricStore>();
+        if (!metrics)
+        {
+            return;
+        }
+
+        var store = server.Service<IMetricStore>();
         foreach (var (execution, steps) in new[] { (rg + "-ex-1", 5000), (rg + "-ex-2", 800) })
         {
             var points = new List<MetricPointInput>();
@@ -186,7 +193,32 @@ public static class ConsoleSeed
             MetricAttributeRow[] attributes = execution.EndsWith("-ex-1", StringComparison.Ordinal)
                 ? [new("", MetricAttributeKinds.Tag, "dataset", "cifar-10"), new("", MetricAttributeKinds.CustomInfo, "gpu", "none (cpu run)")]
                 : [];
-            Assert.True(await metrics.AppendAsync(rg, execution, points, attributes, now, CancellationToken.None));
+            Assert.True(await store.AppendAsync(rg, execution, points, attributes, now, CancellationToken.None));
         }
+    }
+
+    /// <summary>
+    /// A second scenario in the group: configuration <c>{rg}-cfg-gen</c> ("generate", scenario
+    /// text-generator) with <c>{rg}-gen-1</c> (RUNNING, submitted and started), <c>{rg}-gen-2</c>
+    /// (DEAD before it started, last changed 9 s after creation) and <c>{rg}-gen-3</c> (COMPLETED), from 2026-01-01.
+    /// </summary>
+    public static async Task OtherScenarioAsync(TestServer server, string rg)
+    {
+        var database = server.Service<IDatabase>();
+        const long t = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+        await using var connection = await database.OpenAsync(CancellationToken.None);
+        await using var transaction = await database.BeginWriteAsync(connection, CancellationToken.None);
+        var args = new { rg, cfg = rg + "-cfg-gen", prefix = rg + "-gen-", t, later = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds() + 60_000 };
+        await connection.ExecuteAsync(
+            "INSERT INTO configurations (id, resource_group, name, scenario_id, executable_id, parameter_bindings, input_artifact_bindings, created_at) " +
+            "VALUES (@cfg, @rg, 'generate', 'text-generator', 'generator', '[]', '[]', @later)",
+            args, transaction);
+        await connection.ExecuteAsync(
+            "INSERT INTO executions (id, resource_group, configuration_id, configuration_name, scenario_id, executable_id, target_status, status, created_at, modified_at, submission_time, start_time, completion_time) VALUES " +
+            "(@prefix || '1', @rg, @cfg, 'generate', 'text-generator', 'generator', 'COMPLETED', 'RUNNING', @t + 60000, @t + 62000, @t + 61000, @t + 62000, NULL), " +
+            "(@prefix || '2', @rg, @cfg, 'generate', 'text-generator', 'generator', 'COMPLETED', 'DEAD', @t, @t + 9000, @t + 1000, NULL, NULL), " +
+            "(@prefix || '3', @rg, @cfg, 'generate', 'text-generator', 'generator', 'COMPLETED', 'COMPLETED', @t - 60000, @t - 50000, @t - 59000, @t - 58000, @t - 50000)",
+            args, transaction);
+        await transaction.CommitAsync();
     }
 }

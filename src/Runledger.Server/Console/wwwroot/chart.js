@@ -1,5 +1,6 @@
 // A line chart drawn as SVG: several series, hover values, drag to zoom (double-click or Escape resets),
-// keyboard: arrows move the cursor, + and - zoom around it.
+// keyboard: arrows move the cursor, + and - zoom around it. A zoomed window is asked of the server
+// again (options.fetchWindow), down-sampled to that window, so zooming in shows the real detail.
 import { h } from './app.js';
 
 const W = 600, H = 260, M = { l: 56, r: 12, t: 10, b: 28 };
@@ -35,11 +36,16 @@ function nearest(points, x) {
   return Math.abs(points[lo][0] - x) <= Math.abs(points[hi][0] - x) ? points[lo] : points[hi];
 }
 
-/** series: [{ label, color, points: [[x, y], …] sorted by x, total }]; axis: 'step' | 'time'. */
-export function lineChart(title, series, axis) {
-  const all = series.flatMap(s => s.points);
+/**
+ * series: [{ label, color, points: [[x, y], …] sorted by x, total }]; axis: 'step' | 'time'.
+ * options.fetchWindow(x0, x1) → Promise of [{ label, points, inWindow }]: the series down-sampled to that window.
+ */
+export function lineChart(title, base, axis, options = {}) {
+  const all = base.flatMap(s => s.points);
   const full = [Math.min(...all.map(p => p[0])), Math.max(...all.map(p => p[0]))];
   let domain = [...full];
+  let series = base;
+  let request = 0;
   let cursorX = null;
   const svg = h('svg:svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${title}: ${series.length} series over ${axis}` });
   const tooltip = h('div', { class: 'tooltip', hidden: true });
@@ -47,8 +53,44 @@ export function lineChart(title, series, axis) {
     h('h3', {}, title),
     svg,
     tooltip,
-    h('figcaption', { class: 'legend' }, series.map(s =>
-      h('span', {}, h('span', { class: `swatch ${s.color}` }), `${s.label} (${s.total.toLocaleString('en-US')} points${s.total > s.points.length ? `, ${s.points.length.toLocaleString('en-US')} drawn` : ''})`))));
+    h('figcaption', { class: 'legend' }));
+  const legend = wrap.querySelector('figcaption');
+
+  function caption() {
+    const zoomed = domain[0] > full[0] || domain[1] < full[1];
+    legend.replaceChildren(...series.map(s => {
+      const shown = s.inWindow ?? s.total;
+      const parts = [`${s.total.toLocaleString('en-US')} points`];
+      if (zoomed && s.inWindow !== undefined) parts.push(`${shown.toLocaleString('en-US')} in view`);
+      if (shown > s.points.length || (zoomed && s.inWindow !== undefined)) parts.push(`${Math.min(s.points.length, shown).toLocaleString('en-US')} drawn`);
+      return h('span', {}, h('span', { class: `swatch ${s.color}` }), `${s.label} (${parts.join(', ')})`);
+    }));
+    wrap.dataset.x0 = String(domain[0]);
+    wrap.dataset.x1 = String(domain[1]);
+    wrap.dataset.zoomed = zoomed ? 'true' : 'false';
+  }
+
+  /** After a zoom: draw at once from what is here, then from the server's down-sampling of the window. */
+  function zoomed() {
+    const mine = ++request;
+    wrap.dataset.loading = 'false';
+    if (domain[0] <= full[0] && domain[1] >= full[1]) {
+      series = base;
+      draw();
+      return;
+    }
+    series = base.map(s => ({ ...s, inWindow: undefined }));
+    draw();
+    if (!options.fetchWindow) return;
+    wrap.dataset.loading = 'true';
+    options.fetchWindow(domain[0], domain[1]).then(fresh => {
+      if (mine !== request) return;
+      const byLabel = new Map(fresh.map(s => [s.label, s]));
+      series = base.map(s => byLabel.has(s.label) ? { ...s, points: byLabel.get(s.label).points, inWindow: byLabel.get(s.label).inWindow } : s);
+      wrap.dataset.loading = 'false';
+      draw();
+    }, () => { if (mine === request) wrap.dataset.loading = 'error'; });
+  }
 
   function draw() {
     const [x0, x1] = domain[0] === domain[1] ? [domain[0] - 1, domain[1] + 1] : domain;
@@ -73,8 +115,9 @@ export function lineChart(title, series, axis) {
       const pts = s.points;
       let a = pts.findIndex(p => p[0] >= x0); if (a < 0) a = pts.length; a = Math.max(0, a - 1);
       let b = pts.findIndex(p => p[0] > x1); if (b < 0) b = pts.length - 1;
-      const d = pts.slice(a, b + 1).map((p, j) => `${j ? 'L' : 'M'}${sx(p[0]).toFixed(1)} ${sy(p[1]).toFixed(1)}`).join('');
-      nodes.push(h('svg:path', { class: `series ${s.color}`, d, 'data-execution': s.label, 'clip-path': `url(#clip-${id})` }));
+      const drawn = pts.slice(a, b + 1);
+      const d = drawn.map((p, j) => `${j ? 'L' : 'M'}${sx(p[0]).toFixed(1)} ${sy(p[1]).toFixed(1)}`).join('');
+      nodes.push(h('svg:path', { class: `series ${s.color}`, d, 'data-execution': s.label, 'data-points': drawn.length, 'clip-path': `url(#clip-${id})` }));
     });
     nodes.unshift(h('svg:defs', {}, h('svg:clipPath', { id: `clip-${id}` }, h('svg:rect', { x: M.l, y: M.t, width: W - M.l - M.r, height: H - M.t - M.b }))));
     if (cursorX !== null) {
@@ -93,6 +136,7 @@ export function lineChart(title, series, axis) {
     if (brush) nodes.push(h('svg:rect', { class: 'brush', x: Math.min(brush[0], brush[1]), y: M.t, width: Math.abs(brush[1] - brush[0]), height: H - M.t - M.b }));
     svg.replaceChildren(...nodes);
     unscale = px => x0 + (px - M.l) / (W - M.l - M.r) * (x1 - x0);
+    caption();
   }
 
   const id = Math.random().toString(36).slice(2);
@@ -114,17 +158,24 @@ export function lineChart(title, series, axis) {
     if (brush && Math.abs(brush[1] - brush[0]) > 4) {
       const a = unscale(Math.min(...brush)), b = unscale(Math.max(...brush));
       domain = [Math.max(a, full[0]), Math.min(b, full[1])];
+      brush = null;
+      zoomed();
+      return;
     }
     brush = null;
     draw();
   });
-  svg.addEventListener('dblclick', () => { domain = [...full]; draw(); });
+  svg.addEventListener('dblclick', () => { domain = [...full]; zoomed(); });
   wrap.addEventListener('keydown', event => {
     const span = domain[1] - domain[0] || 1;
     const at = cursorX ?? (domain[0] + domain[1]) / 2;
     if (event.key === 'ArrowRight' || event.key === 'ArrowLeft') {
       cursorX = Math.min(Math.max(at + (event.key === 'ArrowRight' ? 1 : -1) * span / 50, domain[0]), domain[1]);
-    } else if (event.key === '+' || event.key === '=') {
+      event.preventDefault();
+      draw();
+      return;
+    }
+    if (event.key === '+' || event.key === '=') {
       domain = [Math.max(full[0], at - span / 4), Math.min(full[1], at + span / 4)];
     } else if (event.key === '-') {
       domain = [Math.max(full[0], at - span), Math.min(full[1], at + span)];
@@ -132,7 +183,7 @@ export function lineChart(title, series, axis) {
       domain = [...full]; cursorX = null;
     } else return;
     event.preventDefault();
-    draw();
+    zoomed();
   });
   wrap.addEventListener('blur', () => { cursorX = null; draw(); });
   queueMicrotask(draw);

@@ -2,8 +2,9 @@
 // and the admin pages: Deletions (restore within grace, retry), Audit (chain verification), Holds.
 import { h, api, render, table, badge, when, empty, errorBox, num, toast } from './app.js';
 
-/** Deletes above this many rows ask for the target's name to be typed. */
-export const LARGE_DELETE_ROWS = 1000;
+// Which deletes are large (1,000 rows or more, the target included) is the server's rule: its
+// preview says so (confirmationRequired, confirmationName) and its delete refuses a large one
+// whose "confirm" is not that name, so the dialog only relays it.
 
 function graceText(seconds) {
   if (!seconds) return 'none — reclaimed at once';
@@ -35,11 +36,13 @@ export function deleteFlow({ kind, id, scope, label, after }) {
       return;
     }
     const rows = Object.entries(preview.rows);
-    const total = rows.reduce((sum, [, n]) => sum + n, 0);
-    const large = total >= LARGE_DELETE_ROWS;
-    const confirmInput = h('input', { id: 'confirm-name', autocomplete: 'off', 'aria-describedby': 'confirm-help' });
+    const total = preview.total;
+    const large = preview.confirmationRequired;
+    const name = preview.confirmationName;
+    const confirmInput = h('input', { id: 'confirm-name', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'confirm-help' });
     const confirm = h('button', { type: 'button', class: 'danger', id: 'confirm-delete', disabled: large || !!preview.hold }, 'Delete');
-    confirmInput.addEventListener('input', () => { confirm.disabled = confirmInput.value !== id; });
+    confirmInput.addEventListener('input', () => { confirm.disabled = confirmInput.value !== name; });
+    confirmInput.addEventListener('keydown', ev => { if (ev.key === 'Enter' && !confirm.disabled) confirm.click(); });
     body.replaceChildren(
       h('p', {}, 'This is a dry run: nothing has changed yet. The delete would remove:'),
       table(['What', { label: 'Rows', num: true }], [
@@ -51,7 +54,7 @@ export function deleteFlow({ kind, id, scope, label, after }) {
         h('dt', {}, 'Restorable'), h('dd', { id: 'preview-restorable' }, preview.restorable ? 'yes, until the grace period ends' : 'no — this cannot be undone')),
       preview.hold ? errorBox(`A legal hold on ${preview.hold.kind} '${preview.hold.id}' refuses this delete: ${preview.hold.reason}`) : '',
       large && !preview.hold ? h('div', {},
-        h('label', { for: 'confirm-name' }, `Type ${id} to confirm`),
+        h('label', { for: 'confirm-name' }, `Type ${name} to confirm`),
         h('p', { id: 'confirm-help', class: 'muted' }, `This deletes ${num(total)} rows.`),
         confirmInput) : '');
     actions.prepend(confirm);
@@ -60,9 +63,10 @@ export function deleteFlow({ kind, id, scope, label, after }) {
       confirm.disabled = true;
       let accepted;
       try {
-        accepted = await api('POST', '/deletions', { kind, id, scope });
+        accepted = await api('POST', '/deletions', large ? { kind, id, scope, confirm: confirmInput.value } : { kind, id, scope });
       } catch (error) {
         body.append(errorBox(error));
+        confirm.disabled = false;
         return;
       }
       finished = true;

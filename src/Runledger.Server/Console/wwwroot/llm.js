@@ -10,10 +10,13 @@ export async function projectsPage() {
   render(
     h('h1', {}, 'LLM Obs projects'),
     projects.length === 0 ? empty('No projects yet. Create one with POST /api/v2/llm-obs/v1/projects.')
-      : table(['Project', 'Description', 'Created'], projects.map(p => h('tr', {},
+      : table(['Project', 'Description', 'Created', ''], projects.map(p => h('tr', { 'data-project': p.id },
         h('td', {}, h('a', { href: `#/llm/${encodeURIComponent(p.id)}` }, p.attributes.name)),
         h('td', {}, p.attributes.description ?? ''),
-        h('td', {}, when(p.attributes.created_at)))), { label: 'Projects' }));
+        h('td', {}, when(p.attributes.created_at)),
+        h('td', {}, session.can.llmWrite ? h('button', { type: 'button', class: 'danger', 'data-delete-project': p.id, onclick: () => deleteFlow({
+          kind: 'llm_project', id: p.id, label: `project ${p.attributes.name}`, after: () => projectsPage(),
+        }) }, 'Delete…') : ''))), { label: 'Projects' }));
 }
 
 export async function projectPage(projectId) {
@@ -34,10 +37,13 @@ export async function projectPage(projectId) {
     h('h1', {}, project?.attributes.name ?? projectId),
     h('h2', {}, 'Datasets'),
     datasets.data.length === 0 ? empty('No datasets in this project.')
-      : table(['Dataset', { label: 'Current version', num: true }, 'Updated'], datasets.data.map(d => h('tr', {},
+      : table(['Dataset', { label: 'Current version', num: true }, 'Updated', ''], datasets.data.map(d => h('tr', { 'data-dataset': d.id },
         h('td', {}, h('a', { href: `#/llm/${p}/datasets/${encodeURIComponent(d.id)}` }, d.attributes.name)),
         h('td', { class: 'num' }, d.attributes.current_version),
-        h('td', {}, when(d.attributes.updated_at)))), { label: 'Datasets' }),
+        h('td', {}, when(d.attributes.updated_at)),
+        h('td', {}, session.can.llmWrite ? h('button', { type: 'button', class: 'danger', 'data-delete-dataset': d.id, onclick: () => deleteFlow({
+          kind: 'llm_dataset', id: d.id, label: `dataset ${d.attributes.name}`, after: () => projectPage(projectId),
+        }) }, 'Delete…') : ''))), { label: 'Datasets' }),
     h('h2', {}, 'Experiments'),
     h('div', { class: 'row' }, toggle, h('label', { for: 'show-deleted' }, 'Show soft-deleted experiments only')),
     experiments.data.length === 0 ? empty(showDeleted ? 'No soft-deleted experiments.' : 'No experiments in this project.')
@@ -124,9 +130,15 @@ export async function datasetPage(projectId, datasetId) {
     body);
 }
 
+const clip = (v, n = 120) => { const t = show(v); return t.length > n ? t.slice(0, n - 1) + '…' : t; };
+
 export async function experimentPage(projectId, experimentId) {
   const p = encodeURIComponent(projectId);
-  const events = await api('GET', `${V1}/experiments/${encodeURIComponent(experimentId)}/events`);
+  const [events, experiments] = await Promise.all([
+    api('GET', `${V1}/experiments/${encodeURIComponent(experimentId)}/events`),
+    api('GET', `${V1}/experiments?filter[project_id]=${p}&filter[id]=${encodeURIComponent(experimentId)}&include[dataset_names]=true`).catch(() => ({ data: [] })),
+  ]);
+  const experiment = experiments.data.find(x => x.id === experimentId);
   const { spans, summary_metrics: summary } = events.data.attributes;
   const metrics = [...spans.flatMap(s => s.eval_metrics), ...summary];
   const byLabel = new Map();
@@ -135,27 +147,38 @@ export async function experimentPage(projectId, experimentId) {
     byLabel.get(m.label).push(m);
   }
   const valueOf = m => m.score_value ?? m.categorical_value ?? m.boolean_value ?? (m.json_value ? JSON.stringify(m.json_value) : '');
+  const tally = values => Object.entries(values.reduce((acc, v) => ({ ...acc, [v]: (acc[v] || 0) + 1 }), {})).map(([k, v]) => `${k} ×${v}`).join(', ');
+  const errors = spans.filter(s => s.status === 'error').length;
   render(
-    h('div', { class: 'crumbs' }, h('a', { href: '#/llm' }, 'Projects'), ' / ', h('a', { href: `#/llm/${p}` }, projectId), ' / ', experimentId),
-    h('h1', {}, 'Experiment ', h('code', {}, experimentId)),
+    h('div', { class: 'crumbs' }, h('a', { href: '#/llm' }, 'Projects'), ' / ', h('a', { href: `#/llm/${p}` }, projectId), ' / ', experiment?.attributes.name ?? experimentId),
+    h('h1', {}, 'Experiment ', experiment ? experiment.attributes.name : h('code', {}, experimentId), experiment ? [' ', badge(experiment.attributes.status)] : ''),
+    experiment ? h('dl', { class: 'kv panel', id: 'experiment-info' },
+      h('dt', {}, 'Id'), h('dd', {}, h('code', {}, experimentId)),
+      h('dt', {}, 'Dataset'), h('dd', {}, experiment.attributes.dataset_name ?? experiment.attributes.dataset_id ?? '–'),
+      h('dt', {}, 'Created'), h('dd', {}, when(experiment.attributes.created_at)),
+      h('dt', {}, 'Spans'), h('dd', { id: 'span-counts' }, `${num(spans.length)} (${num(errors)} with errors)`)) : '',
     h('h2', {}, 'Score summary'),
     byLabel.size === 0 ? empty('No evaluation metrics yet.') :
-      table(['Metric', 'Type', { label: 'Count', num: true }, { label: 'Mean', num: true }, { label: 'Min', num: true }, { label: 'Max', num: true }, 'Values'],
+      table(['Metric', 'Type', { label: 'Count', num: true }, { label: 'Mean', num: true }, { label: 'Min', num: true }, { label: 'Max', num: true }, 'Values', 'Assessments'],
         [...byLabel].map(([label, list]) => {
           const scores = list.map(m => m.score_value).filter(v => typeof v === 'number');
-          const counts = {};
-          for (const m of list) if (m.score_value === null || m.score_value === undefined) counts[String(valueOf(m))] = (counts[String(valueOf(m))] || 0) + 1;
           return h('tr', { 'data-metric': label },
             h('td', {}, label), h('td', {}, list[0].metric_type), h('td', { class: 'num' }, list.length),
             h('td', { class: 'num' }, scores.length ? (scores.reduce((a, b) => a + b, 0) / scores.length).toFixed(3) : '–'),
             h('td', { class: 'num' }, scores.length ? Math.min(...scores) : '–'),
             h('td', { class: 'num' }, scores.length ? Math.max(...scores) : '–'),
-            h('td', {}, Object.entries(counts).map(([k, v]) => `${k} ×${v}`).join(', ')));
+            h('td', {}, tally(list.filter(m => m.score_value === null || m.score_value === undefined).map(m => String(valueOf(m))))),
+            h('td', {}, tally(list.filter(m => m.assessment).map(m => m.assessment))));
         }), { label: 'Score summary' }),
-    h('h2', {}, `Spans (${spans.length})`),
+    summary.length === 0 ? '' : [h('h2', {}, 'Experiment-level metrics'),
+      table(['Metric', 'Type', 'Value', 'Assessment', 'Reasoning'], summary.map(m => h('tr', { 'data-summary-metric': m.label },
+        h('td', {}, m.label), h('td', {}, m.metric_type), h('td', {}, clip(valueOf(m))), h('td', {}, m.assessment ?? ''), h('td', {}, m.reasoning ?? ''))), { label: 'Experiment-level metrics' })],
+    h('h2', {}, `Spans (${num(spans.length)})`),
     spans.length === 0 ? empty('No events yet (POST /api/v2/llm-obs/v1/experiments/{id}/events).') :
-      table(['Span', 'Name', 'Status', { label: 'Duration (ms)', num: true }, 'Evaluations'], spans.map(s => h('tr', { 'data-span': s.span_id },
+      table(['Span', 'Name', 'Status', { label: 'Duration (ms)', num: true }, 'Input', 'Output', 'Evaluations'], spans.map(s => h('tr', { 'data-span': s.span_id },
         h('td', {}, h('code', {}, s.span_id)), h('td', {}, s.name), h('td', {}, badge(s.status)),
         h('td', { class: 'num' }, (s.duration / 1e6).toFixed(1)),
-        h('td', {}, s.eval_metrics.map(m => `${m.label}: ${valueOf(m)}`).join(', ')))), { label: 'Spans' }));
+        h('td', { class: 'span-io' }, clip(s.meta?.input)),
+        h('td', { class: 'span-io' }, s.meta?.error ? h('span', { class: 's-failed' }, clip(s.meta.error.message ?? s.meta.error)) : clip(s.meta?.output)),
+        h('td', {}, s.eval_metrics.map(m => `${m.label}: ${valueOf(m)}${m.assessment ? ` (${m.assessment})` : ''}`).join(', ')))), { label: 'Spans' }));
 }

@@ -1,10 +1,13 @@
-// Runs: resource groups → executions (status filter, keyset paging) → one execution with charts.
+// Runs: resource groups → executions (filters by status, scenario and configuration; keyset paging)
+// → one execution: status timeline, parameters, live log tail, charts (compare, hover, zoom), tags.
 import { h, api, render, table, badge, when, duration, empty, errorBox, session, parseHash, toast, num } from './app.js';
 import { lineChart } from './chart.js';
 import { deleteFlow } from './lifecycle.js';
 
 const STATUSES = ['PENDING', 'RUNNING', 'COMPLETED', 'DEAD', 'STOPPING', 'STOPPED', 'UNKNOWN'];
 let timer = null;
+// How often an open page of a running execution reads its log tail and status again.
+const LIVE_POLL_MS = 1000;
 window.addEventListener('hashchange', () => { clearTimeout(timer); timer = null; });
 
 export async function runsPage() {
@@ -21,32 +24,48 @@ export async function runsPage() {
           : ''))), { label: 'Resource groups' }));
 }
 
+const FILTERS = ['status', 'scenarioId', 'configurationId'];
+
 export async function executionsPage(rg) {
   const { query } = parseHash();
-  const status = query.get('status') || '';
+  const chosen = Object.fromEntries(FILTERS.map(f => [f, query.get(f) || '']));
   const cursor = query.get('cursor') || '';
   const back = query.get('back') || '';
   const params = new URLSearchParams({ limit: '50' });
-  if (status) params.set('status', status);
+  for (const f of FILTERS) if (chosen[f]) params.set(f, chosen[f]);
   if (cursor) params.set('cursor', cursor);
-  const page = await api('GET', `/resource-groups/${encodeURIComponent(rg)}/executions?${params}`);
-  const link = (next) => {
+  const base = `/resource-groups/${encodeURIComponent(rg)}`;
+  const [page, options] = await Promise.all([api('GET', `${base}/executions?${params}`), api('GET', `${base}/execution-filters`)]);
+  const link = (next, filters = chosen) => {
     const q = new URLSearchParams();
-    if (status) q.set('status', status);
+    for (const f of FILTERS) if (filters[f]) q.set(f, filters[f]);
     for (const [k, v] of Object.entries(next)) if (v) q.set(k, v);
     return `#/runs/${encodeURIComponent(rg)}${q.size ? '?' + q : ''}`;
   };
-  const filter = h('select', { id: 'status-filter', onchange: e => { location.hash = `#/runs/${encodeURIComponent(rg)}${e.target.value ? '?status=' + e.target.value : ''}`; } },
-    h('option', { value: '' }, 'All statuses'),
-    STATUSES.map(s => h('option', { value: s, selected: s === status }, s)));
+  // A changed filter starts again at the first page.
+  // (Read from the address, not from this render: a second change may come before the page is drawn again.)
+  const refilter = key => e => {
+    const current = parseHash().query;
+    location.hash = link({}, { ...Object.fromEntries(FILTERS.map(f => [f, current.get(f) || ''])), [key]: e.target.value });
+  };
+  const select = (id, key, all, values) => h('select', { id, onchange: refilter(key) },
+    h('option', { value: '' }, all),
+    values.map(([value, label]) => h('option', { value, selected: value === chosen[key] }, label)));
+  const configurations = options.configurations.filter(c => !chosen.scenarioId || c.scenarioId === chosen.scenarioId);
+  const described = [chosen.status, chosen.scenarioId && `scenario ${chosen.scenarioId}`,
+    chosen.configurationId && `configuration ${options.configurations.find(c => c.id === chosen.configurationId)?.name ?? chosen.configurationId}`].filter(Boolean);
   // The cursor trail: "back" holds the cursors of earlier pages, so Previous needs no offset.
   const trail = back ? back.split('~') : [];
   render(
     h('div', { class: 'crumbs' }, h('a', { href: '#/runs' }, 'Resource groups'), ' / ', rg),
     h('h1', {}, `Executions in ${rg}`),
-    h('div', { class: 'row' }, h('label', { for: 'status-filter' }, 'Status'), filter),
+    h('div', { class: 'row filters', role: 'group', 'aria-label': 'Filters' },
+      h('label', { for: 'status-filter' }, 'Status'), select('status-filter', 'status', 'All statuses', STATUSES.map(x => [x, x])),
+      h('label', { for: 'scenario-filter' }, 'Scenario'), select('scenario-filter', 'scenarioId', 'All scenarios', options.scenarios.map(x => [x, x])),
+      h('label', { for: 'configuration-filter' }, 'Configuration'), select('configuration-filter', 'configurationId', 'All configurations', configurations.map(c => [c.id, `${c.name} (${c.id})`])),
+      described.length ? h('a', { class: 'button', id: 'clear-filters', href: `#/runs/${encodeURIComponent(rg)}` }, 'Clear filters') : ''),
     page.resources.length === 0
-      ? empty(status ? `No ${status} executions in ${rg}.` : `No executions in ${rg} yet. Start one with POST /v2/lm/executions.`)
+      ? empty(described.length ? `No executions in ${rg} match: ${described.join(', ')}.` : `No executions in ${rg} yet. Start one with POST /v2/lm/executions.`)
       : table(['Execution', 'Status', 'Scenario', 'Executable', 'Configuration', 'Created', 'Finished', { label: 'Duration', num: true }],
         page.resources.map(e => h('tr', { 'data-execution': e.id },
           h('td', {}, h('a', { href: `#/runs/${encodeURIComponent(rg)}/${encodeURIComponent(e.id)}` }, h('code', {}, e.id))),
@@ -88,9 +107,15 @@ export async function executionPage(rg, id) {
     if (!byName.has(s.name)) byName.set(s.name, []);
     byName.get(s.name).push(s);
   }
+  // A zoomed chart asks the server for that window of its metric, down-sampled again.
+  const fetchWindow = name => async (from, to) => {
+    const q = new URLSearchParams({ executionIds: ids.join(','), name, maxPoints: '2000', from: String(from), to: String(to) });
+    const fresh = await api('GET', `${base}/metrics?${q}`);
+    return fresh.series.map(s => ({ label: s.executionId, points: s.points, inWindow: s.inWindow }));
+  };
   const charts = [...byName].map(([name, list]) => lineChart(name,
     list.map(s => ({ label: s.executionId, color: `c${ids.indexOf(s.executionId) % 10}`, points: s.points, total: s.total })),
-    list[0].axis));
+    list[0].axis, { fetchWindow: fetchWindow(name) }));
 
   const others = siblings.resources.filter(x => x.id !== id);
   render(
@@ -105,6 +130,9 @@ export async function executionPage(rg, id) {
         kind: 'execution', id, scope: rg, label: `execution ${id}`, after: () => { location.hash = `#/runs/${encodeURIComponent(rg)}`; },
       }) }, 'Delete…') : ''),
     h('div', { class: 'grid' },
+      h('section', { class: 'panel', 'aria-labelledby': 'h-timeline' }, h('h2', { id: 'h-timeline' }, 'Status timeline'),
+        timeline(detail.timeline, e.status),
+        h('p', { class: 'muted small' }, 'From the times the store keeps (created, submitted, started, finished, last changed); status changes in between are not recorded.')),
       h('section', { class: 'panel', 'aria-labelledby': 'h-status' }, h('h2', { id: 'h-status' }, 'Status'),
         h('dl', { class: 'kv' },
           h('dt', {}, 'Status'), h('dd', { id: 'exec-status' }, e.status),
@@ -146,10 +174,23 @@ export async function executionPage(rg, id) {
         document.getElementById('exec-status').textContent = now.execution.status;
         if (now.execution.status !== e.status) { await executionPage(rg, id); return; }
       } catch { /* the next poll tries again */ }
-      timer = setTimeout(poll, 2000);
+      timer = setTimeout(poll, LIVE_POLL_MS);
     };
-    timer = setTimeout(poll, 2000);
+    timer = setTimeout(poll, LIVE_POLL_MS);
   }
+}
+
+const SOURCES = { created_at: 'created', submission_time: 'submitted', start_time: 'started', completion_time: 'finished', modified_at: 'last change' };
+
+function timeline(entries, current) {
+  return h('ol', { class: 'timeline', id: 'timeline', 'aria-label': 'Status timeline' }, entries.map((t, i) => {
+    const next = entries[i + 1];
+    const live = !next && t.status === current && !['COMPLETED', 'DEAD', 'STOPPED', 'UNKNOWN'].includes(current);
+    return h('li', { 'data-status': t.status },
+      badge(t.status), ' ', h('time', { datetime: t.at }, when(t.at)),
+      h('span', { class: 'muted' }, ` (${SOURCES[t.source] ?? t.source})`),
+      next ? h('span', { class: 'muted' }, ` · ${duration(new Date(next.at) - new Date(t.at))} until ${next.status}`) : live ? h('span', { class: 'muted' }, ' · now') : '');
+  }));
 }
 
 function logText(logs) {
