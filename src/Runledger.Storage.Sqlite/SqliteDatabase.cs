@@ -176,6 +176,8 @@ internal sealed class SqliteDialect : SqlDialect
             return bytes;
         }
 
+        string? lastLabels = null;
+        byte[] lastLabelBytes = [];
         using (statement)
         {
             foreach (var point in points)
@@ -193,7 +195,13 @@ internal sealed class SqliteDialect : SqlDialect
                 }
                 else
                 {
-                    raw.sqlite3_bind_text(statement, 7, point.Labels);
+                    // The parser hands the same string instance to every point of one label set.
+                    if (!ReferenceEquals(point.Labels, lastLabels))
+                    {
+                        (lastLabels, lastLabelBytes) = (point.Labels, Encoding.UTF8.GetBytes(point.Labels));
+                    }
+
+                    raw.sqlite3_bind_text(statement, 7, lastLabelBytes);
                 }
 
                 rc = raw.sqlite3_step(statement);
