@@ -64,7 +64,7 @@ public class SqliteMetricBatch : IDisposable
         return stored ? true : throw new InvalidOperationException($"Execution {ExecutionId} was not found: nothing was stored.");
     }
 
-    /// <summary>What every store call pays first: a pooled connection open and its per-open PRAGMAs.</summary>
+    /// <summary>What every store call pays first: a pooled connection open (PRAGMAs only on a new native connection).</summary>
     [Benchmark]
     public async Task OpenConnection()
     {

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Data.Sqlite;
 using Runledger.Storage.Metrics;
@@ -60,11 +61,21 @@ public sealed class SqliteDatabase : IDatabase, IDisposable
         try
         {
             await connection.OpenAsync(cancellationToken);
-            await using var command = connection.CreateCommand();
-            // The host checkpoints in the background (MaintainAsync); a writer only does it itself
-            // when the log has grown past AutoCheckpointPages because that fell behind.
-            command.CommandText = $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds}; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {AutoCheckpointPages};";
-            await command.ExecuteNonQueryAsync(cancellationToken);
+
+            // PRAGMAs belong to the native connection, which the pool keeps open and hands out
+            // again: set them once per native connection, not on every open (the four of them
+            // cost about as much as a small query).
+            var handle = connection.Handle!;
+            if (!_configured.TryGetValue(handle, out _))
+            {
+                await using var command = connection.CreateCommand();
+                // The host checkpoints in the background (MaintainAsync); a writer only does it itself
+                // when the log has grown past AutoCheckpointPages because that fell behind.
+                command.CommandText = $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds}; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {AutoCheckpointPages};";
+                await command.ExecuteNonQueryAsync(cancellationToken);
+                _configured.AddOrUpdate(handle, Configured);
+            }
+
             return connection;
         }
         catch
@@ -73,6 +84,11 @@ public sealed class SqliteDatabase : IDatabase, IDisposable
             throw;
         }
     }
+
+    /// <summary>Native connections whose PRAGMAs are set; an entry goes with its handle when the pool closes it.</summary>
+    private readonly ConditionalWeakTable<sqlite3, object> _configured = new();
+
+    private static readonly object Configured = new();
 
     /// <summary>Pages (4 KiB) of write-ahead log after which a committing writer checkpoints itself: 40 MiB.</summary>
     private const int AutoCheckpointPages = 10_000;
@@ -160,6 +176,8 @@ internal sealed partial class SqliteDialect : SqlDialect
             return bytes;
         }
 
+        string? lastLabels = null;
+        byte[] lastLabelBytes = [];
         using (statement)
         {
             foreach (var point in points)
@@ -177,7 +195,13 @@ internal sealed partial class SqliteDialect : SqlDialect
                 }
                 else
                 {
-                    raw.sqlite3_bind_text(statement, 7, point.Labels);
+                    // The parser hands the same string instance to every point of one label set.
+                    if (!ReferenceEquals(point.Labels, lastLabels))
+                    {
+                        (lastLabels, lastLabelBytes) = (point.Labels, Encoding.UTF8.GetBytes(point.Labels));
+                    }
+
+                    raw.sqlite3_bind_text(statement, 7, lastLabelBytes);
                 }
 
                 rc = raw.sqlite3_step(statement);

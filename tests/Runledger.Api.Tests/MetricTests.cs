@@ -75,6 +75,37 @@ public abstract class MetricTests(ServerFixture fixture)
         Assert.InRange(stamp, before, before.AddMinutes(5));
     }
 
+    [Fact]
+    public async Task Patch_RepeatedAndDistinctLabelSets_EachPointStoredWithItsOwnLabels()
+    {
+        // The parser serialises each distinct label set once per request: every point must still
+        // carry exactly its own (escaped names, non-ASCII, unknown members and [] included).
+        using var client = Server.InGroup();
+        var id = await ExecutionAsync(client);
+        await (await client.PatchAsync("/v2/lm/metrics", Patch($$"""
+            {"executionId":"{{id}}","ignored":{"x":[1]},
+             "metrics":[{"name":"lo\u0073s","value":1,"step":1,"labels":[{"name":"split","value":"train"}]},
+                        {"name":"loss","value":2,"step":2,"labels":[{"name":"split","value":"test","extra":1}]},
+                        {"name":"loss","value":3,"step":3,"labels":[{"name":"split","value":"train"}]},
+                        {"name":"loss","value":4,"step":4,"labels":[]},
+                        {"name":"loss","value":5,"step":5,"labels":[{"name":"split","value":"é<&"}]}],
+             "customInfo":[{"name":"c","value":"1"}],"tags":[{"name":"t","value":"v"}]}
+            """))).ExpectAsync(HttpStatusCode.NoContent);
+
+        await using var connection = await Server.Service<IDatabase>().OpenAsync(CancellationToken.None);
+        var rows = (await connection.QueryAsync<(string Name, long Step, string? Labels)>(
+            "SELECT p.name, p.step, p.labels FROM metric_points p JOIN metric_resources r ON r.id = p.resource_id WHERE r.execution_id = @id ORDER BY p.step",
+            new { id })).ToList();
+        Assert.Equal(
+            [("loss", 1L, """[{"name":"split","value":"train"}]"""), ("loss", 2L, """[{"name":"split","value":"test"}]"""),
+             ("loss", 3L, """[{"name":"split","value":"train"}]"""), ("loss", 4L, null), ("loss", 5L, """[{"name":"split","value":"\u00E9\u003C\u0026"}]""")],
+            rows);
+        var attributes = (await connection.QueryAsync<(string Kind, string Name, string Value)>(
+            "SELECT a.kind, a.name, a.value FROM metric_attributes a JOIN metric_resources r ON r.id = a.resource_id WHERE r.execution_id = @id ORDER BY a.kind",
+            new { id })).ToList();
+        Assert.Equal([("custom", "c", "1"), ("tag", "t", "v")], attributes);
+    }
+
     [Theory]
     [InlineData("""{"name":"loss","value":1,"step":-1}""", "metrics[1].step", "metrics[1].step is -1; it must be an integer of 0 or more.")]
     [InlineData("""{"name":"bad name!","value":1}""", "metrics[1].name", "metrics[1].name 'bad name!' is invalid: use 1 to 64 letters, digits, '_' or '-'.")]

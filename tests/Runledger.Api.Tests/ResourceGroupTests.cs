@@ -149,6 +149,10 @@ public abstract class ResourceGroupTests(ServerFixture fixture)
         var database = Server.Service<IDatabase>();
         await Seed.OwnedRowsAsync(database, id, 2_500);
 
+        // Used just before (so its "visible" answer is remembered by this node), refused right after.
+        using var tenant = Server.InGroup(id);
+        await (await tenant.GetAsync("/v2/lm/executions")).ExpectAsync(HttpStatusCode.OK);
+
         var response = await Server.Admin.DeleteAsync($"/v2/admin/resourceGroups/{id}");
         var body = await response.ExpectAsync(HttpStatusCode.Accepted);
         Http.AssertJson($$"""{"id":"{{id}}","message":"Resource Group deletion scheduled"}""", body);
@@ -156,6 +160,8 @@ public abstract class ResourceGroupTests(ServerFixture fixture)
 
         // Gone for readers from the moment the 202 is sent.
         await (await Server.Admin.GetAsync($"/v2/admin/resourceGroups/{id}")).ExpectAsync(HttpStatusCode.NotFound);
+        var scoped = await (await tenant.GetAsync("/v2/lm/executions")).ExpectAsync(HttpStatusCode.NotFound);
+        Assert.Equal("ResourceGroupNotFound", (string?)scoped["error"]!["code"]);
         var list = await (await Server.Admin.GetAsync("/v2/admin/resourceGroups")).ExpectAsync(HttpStatusCode.OK);
         Assert.DoesNotContain(list["resources"]!.AsArray(), rg => (string?)rg!["resourceGroupId"] == id);
 

@@ -135,6 +135,7 @@ public static partial class CredentialEndpoints
             {
                 await audit.AppendAsync(connection, transaction, Entry(context, "credential.revoked", row, now), context.RequestAborted);
                 await transaction.CommitAsync(context.RequestAborted);
+                credentials.ForgetRemembered(); // refused from the next request on, on this node
             }
         }
 

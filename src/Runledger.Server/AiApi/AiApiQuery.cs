@@ -100,7 +100,7 @@ internal sealed class ResourceGroupFilter(IResourceGroupStore groups, bool requi
             header = "default";
         }
 
-        if (await groups.GetVisibleAsync(header, http.RequestAborted) is null)
+        if (!await groups.IsVisibleAsync(header, http.RequestAborted))
         {
             return (ApiError.NotFound("ResourceGroupNotFound", $"Resource group '{header}' (from the {ResourceGroupScope.Header} header) does not exist.") with { Header = ResourceGroupScope.Header }).ToResult();
         }

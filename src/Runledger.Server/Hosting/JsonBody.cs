@@ -20,6 +20,17 @@ public static class JsonBody
     public static async Task<BodyResult<T>> ReadAsync<T>(HttpContext context, JsonTypeInfo<T> typeInfo, params string[] mediaTypes)
         where T : class
     {
+        var (bytes, error) = await ReadBytesAsync(context, mediaTypes);
+        return error is not null ? Fail<T>(error) : Deserialize(bytes, typeInfo);
+    }
+
+    /// <summary>
+    /// The body's bytes after the content-type check (415), the size limit (413) and the empty-body
+    /// check (400), for handlers that parse the JSON themselves and fall back to
+    /// <see cref="Deserialize{T}"/> for the error to answer with.
+    /// </summary>
+    public static async Task<(ReadOnlyMemory<byte> Bytes, ApiError? Error)> ReadBytesAsync(HttpContext context, params string[] mediaTypes)
+    {
         var request = context.Request;
         var contentType = request.ContentType;
         var mediaType = contentType is null ? null : contentType.Split(';', 2)[0].Trim();
@@ -32,7 +43,7 @@ public static class JsonBody
         if (!accepted)
         {
             var allowedList = string.Join(" or ", mediaTypes);
-            return Fail<T>(new ApiError(
+            return (default, new ApiError(
                 StatusCodes.Status415UnsupportedMediaType,
                 "UnsupportedMediaType",
                 mediaType is null
@@ -41,28 +52,34 @@ public static class JsonBody
             { Header = "Content-Type" });
         }
 
-        byte[] bytes;
+        ReadOnlyMemory<byte> bytes;
         try
         {
             // Buffered (bodies are bounded by Limits:MaxRequestBodyBytes) so that a parse error can be
-            // located precisely even when the target type does not track paths (JsonObject).
-            using var buffer = new MemoryStream();
+            // located precisely even when the target type does not track paths (JsonObject). Sized
+            // from Content-Length (up to 1 MiB: the client's claim is not trusted further before the
+            // limit is enforced while reading), and handed on without a second copy.
+            using var buffer = new MemoryStream((int)Math.Clamp(request.ContentLength ?? 0, 0, 1024 * 1024));
             await request.Body.CopyToAsync(buffer, context.RequestAborted);
-            bytes = buffer.ToArray();
+            bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return Fail<T>(TooLarge(context));
+            return (default, TooLarge(context));
         }
 
-        if (bytes.Length == 0)
-        {
-            return Fail<T>(ApiError.BadRequest("MissingBody", "The request body is empty; send a JSON object.") with { SourcePointer = "" });
-        }
+        return bytes.Length == 0
+            ? (default, ApiError.BadRequest("MissingBody", "The request body is empty; send a JSON object.") with { SourcePointer = "" })
+            : (bytes, null);
+    }
 
+    /// <summary>Deserialises a body read by <see cref="ReadBytesAsync"/>; malformed JSON answers 400 with the field it failed at.</summary>
+    public static BodyResult<T> Deserialize<T>(ReadOnlyMemory<byte> bytes, JsonTypeInfo<T> typeInfo)
+        where T : class
+    {
         try
         {
-            var value = JsonSerializer.Deserialize(bytes, typeInfo);
+            var value = JsonSerializer.Deserialize(bytes.Span, typeInfo);
             return value is null
                 ? Fail<T>(ApiError.BadRequest("MissingBody", "The request body is null; send a JSON object.") with { SourcePointer = "" })
                 : new BodyResult<T>(value, null);
@@ -72,7 +89,7 @@ public static class JsonBody
             var pointer = ToPointer(ex.Path);
             if (pointer.Length == 0)
             {
-                pointer = PointerAtFailure(bytes);
+                pointer = PointerAtFailure(bytes.Span);
             }
 
             var where = ex.LineNumber is { } line

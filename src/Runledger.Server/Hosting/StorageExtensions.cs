@@ -27,6 +27,7 @@ public static class StorageExtensions
                 : new SqliteDatabase(Path.Combine(options.DataDir, SqliteFileName));
         });
         services.AddSingleton<MigrationRunner>();
+        services.AddSingleton<LookupCache>();
         services.AddSingleton<IResourceGroupStore, ResourceGroupStore>();
         services.AddSingleton<ICredentialStore, CredentialStore>();
         services.AddSingleton<IDeletionJobStore, DeletionJobStore>();

@@ -34,6 +34,12 @@ public sealed record CascadeKind(string Kind, string MarkSql, string FinishSql)
     /// <summary>Whether a legal hold may be set on targets of this kind (needs <see cref="ExistsSql"/>); deletes of it, inside it and of what contains it are then refused.</summary>
     public bool Holdable { get; init; }
 
+    /// <summary>
+    /// Marking a target of this kind ends an answer that <see cref="Storage.LookupCache"/> remembers
+    /// (e.g. "this resource group is visible"): scheduling it forgets them, before and after its commit.
+    /// </summary>
+    public bool EndsRememberedLookups { get; init; }
+
     /// <summary>Grace when <c>Lifecycle:Grace:&lt;kind&gt;</c> is not configured; zero reclaims at once.</summary>
     public TimeSpan DefaultGrace { get; init; }
 }

@@ -36,7 +36,7 @@ public sealed class JobSignal : WakeSignal;
 /// Step 1 of the lifecycle: in ONE transaction, hide the target from readers, write the durable
 /// job and the audit entry. The caller answers the client right after; the worker does the rest.
 /// </summary>
-public sealed class DeletionScheduler(IDatabase database, CascadeRegistry registry, GracePeriods grace, HoldChecker holds, IDeletionJobStore jobs, IAuditStore audit, JobSignal signal, TimeProvider time)
+public sealed class DeletionScheduler(IDatabase database, CascadeRegistry registry, GracePeriods grace, HoldChecker holds, IDeletionJobStore jobs, IAuditStore audit, JobSignal signal, TimeProvider time, LookupCache lookups)
 {
     public async Task<ScheduleResult> ScheduleAsync(string kind, string targetId, string scope, string actor, CancellationToken cancellationToken) =>
         (await ScheduleManyAsync(kind, [targetId], scope, actor, cancellationToken))[0];
@@ -86,6 +86,14 @@ public sealed class DeletionScheduler(IDatabase database, CascadeRegistry regist
             return results;
         }
 
+        // A mark ends what the look-up cache remembers: forget before the marks and again once the
+        // transaction is over (committed or not), so no answer read before the commit survives it.
+        if (cascade.EndsRememberedLookups)
+        {
+            lookups.Invalidate();
+        }
+
+        using var forgetAfter = cascade.EndsRememberedLookups ? new InvalidateOnDispose(lookups) : null;
         using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);

@@ -60,26 +60,49 @@ public interface ICredentialStore
     /// <summary>Inserts a new credential inside the caller's transaction (so its audit entry commits with it).</summary>
     Task InsertAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CredentialRow row, CancellationToken cancellationToken);
 
-    /// <summary>Marks the credential revoked; every lookup ignores it from then on. False when it is unknown or already revoked.</summary>
+    /// <summary>
+    /// Marks the credential revoked; every lookup ignores it from then on (on this node once the
+    /// caller has committed and called <see cref="ForgetRemembered"/>; on other nodes within
+    /// <see cref="LookupCache.TimeToLive"/>). False when it is unknown or already revoked.
+    /// </summary>
     Task<bool> RevokeAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, string id, long now, CancellationToken cancellationToken);
 
     Task<CredentialRow?> GetAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Forgets the remembered look-ups: call it after committing a transaction that revoked a credential.</summary>
+    void ForgetRemembered();
 
     /// <summary>Every credential, oldest first, revoked ones included (hashes are for the caller to leave out).</summary>
     Task<IReadOnlyList<CredentialRow>> ListAsync(string? kind, bool includeRevoked, CancellationToken cancellationToken);
 }
 
-public sealed class CredentialStore(IDatabase database) : ICredentialStore
+public sealed class CredentialStore(IDatabase database, LookupCache cache) : ICredentialStore
 {
     private const string Columns = "id, kind, name, lookup_hash, client_id, secret_hash, scopes, org_id, created_at, revoked_at";
 
+    /// <summary>Asked by every authenticated request: a live credential found is remembered briefly (<see cref="LookupCache"/>).</summary>
     public async Task<CredentialRow?> FindByLookupHashAsync(string kind, string lookupHash, CancellationToken cancellationToken)
     {
+        var key = string.Concat("credential:", kind, ":", lookupHash);
+        if (cache.TryGet<CredentialRow>(key, out var known))
+        {
+            return known;
+        }
+
+        var version = cache.Version;
         await using var connection = await database.OpenAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<CredentialRow>(new CommandDefinition(
+        var row = await connection.QuerySingleOrDefaultAsync<CredentialRow>(new CommandDefinition(
             $"SELECT {Columns} FROM credentials WHERE lookup_hash = @lookupHash AND kind = @kind AND revoked_at IS NULL",
             new { kind, lookupHash }, cancellationToken: cancellationToken));
+        if (row is not null)
+        {
+            cache.Remember(key, row, version);
+        }
+
+        return row;
     }
+
+    public void ForgetRemembered() => cache.Invalidate();
 
     public async Task<CredentialRow?> FindByClientIdAsync(string clientId, CancellationToken cancellationToken)
     {
@@ -98,6 +121,9 @@ public sealed class CredentialStore(IDatabase database) : ICredentialStore
 
     public async Task UpsertAsync(CredentialRow row, CancellationToken cancellationToken)
     {
+        // Replacing a credential may change its scopes or revoke it: forget before and after the commit.
+        cache.Invalidate();
+        using var forgetAfter = new InvalidateOnDispose(cache);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition("DELETE FROM credentials WHERE id = @Id", row, transaction, cancellationToken: cancellationToken));
@@ -131,10 +157,14 @@ public sealed class CredentialStore(IDatabase database) : ICredentialStore
             $"INSERT INTO credentials ({Columns}) VALUES (@Id, @Kind, @Name, @LookupHash, @ClientId, @SecretHash, @Scopes, @OrgId, @CreatedAt, @RevokedAt)",
             row, transaction, cancellationToken: cancellationToken));
 
-    public async Task<bool> RevokeAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, string id, long now, CancellationToken cancellationToken) =>
-        await connection.ExecuteAsync(new CommandDefinition(
+    public async Task<bool> RevokeAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, string id, long now, CancellationToken cancellationToken)
+    {
+        // Before the update, so no answer read from now on is remembered; the caller forgets again after its commit.
+        cache.Invalidate();
+        return await connection.ExecuteAsync(new CommandDefinition(
             "UPDATE credentials SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL",
             new { id, now }, transaction, cancellationToken: cancellationToken)) == 1;
+    }
 
     public async Task<CredentialRow?> GetAsync(string id, CancellationToken cancellationToken)
     {

@@ -27,6 +27,12 @@ public interface IResourceGroupStore
 
     Task<ResourceGroupRow?> GetVisibleAsync(string id, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Whether the group exists and is not being deleted: the check of every tenant-scoped request,
+    /// so a yes is remembered briefly (<see cref="LookupCache"/>; scheduling any deletion forgets it).
+    /// </summary>
+    Task<bool> IsVisibleAsync(string id, CancellationToken cancellationToken);
+
     /// <summary>Also returns a group whose deletion is under way (its <c>DeletingJobId</c> is set).</summary>
     Task<ResourceGroupRow?> GetAnyAsync(string id, CancellationToken cancellationToken);
 
@@ -35,7 +41,7 @@ public interface IResourceGroupStore
     Task<bool> UpdateLabelsAsync(string id, string labelsJson, long now, CancellationToken cancellationToken);
 }
 
-public sealed class ResourceGroupStore(IDatabase database) : IResourceGroupStore
+public sealed class ResourceGroupStore(IDatabase database, LookupCache cache) : IResourceGroupStore
 {
     private const string Columns = "id, tenant_id, labels, status, created_at, modified_at, deleting_job_id";
 
@@ -52,6 +58,24 @@ public sealed class ResourceGroupStore(IDatabase database) : IResourceGroupStore
     {
         var row = await GetAnyAsync(id, cancellationToken);
         return row is { DeletingJobId: null } ? row : null;
+    }
+
+    public async Task<bool> IsVisibleAsync(string id, CancellationToken cancellationToken)
+    {
+        var key = "resource-group:" + id;
+        if (cache.TryGet<string>(key, out _))
+        {
+            return true;
+        }
+
+        var version = cache.Version;
+        if (await GetVisibleAsync(id, cancellationToken) is null)
+        {
+            return false;
+        }
+
+        cache.Remember(key, id, version);
+        return true;
     }
 
     public async Task<ResourceGroupRow?> GetAnyAsync(string id, CancellationToken cancellationToken)

@@ -28,32 +28,50 @@ public static partial class MetricEndpoints
 
     public static async Task<Results<NoContent, ErrorResult>> PatchAsync(HttpContext context, IMetricStore metrics, TimeProvider time)
     {
-        var body = await JsonBody.ReadAsync(context, AiApiJson.Default.MetricPatchRequest, "application/merge-patch+json", "application/json");
-        if (!body.Ok)
+        var (bytes, bodyError) = await JsonBody.ReadBytesAsync(context, "application/merge-patch+json", "application/json");
+        if (bodyError is not null)
         {
-            return body.Error!.ToResult();
+            return bodyError.ToResult();
         }
 
-        var request = body.Value!;
         var now = time.GetUtcNow();
-        var (points, attributes, invalid) = Validate(request, now);
-        if (invalid is not null)
+        string executionId;
+        IReadOnlyList<MetricPointInput> points;
+        IReadOnlyList<MetricAttributeRow> attributes;
+        if (MetricPatchParser.TryParse(bytes.Span, now) is { } parsed)
         {
-            return invalid.ToResult();
+            (executionId, points, attributes) = (parsed.ExecutionId, parsed.Points, parsed.Attributes);
+        }
+        else
+        {
+            // Not the plain valid shape: deserialise and validate, which decides the 400 and its message.
+            var body = JsonBody.Deserialize(bytes, AiApiJson.Default.MetricPatchRequest);
+            if (!body.Ok)
+            {
+                return body.Error!.ToResult();
+            }
+
+            var (validPoints, validAttributes, invalid) = Validate(body.Value!, now);
+            if (invalid is not null)
+            {
+                return invalid.ToResult();
+            }
+
+            (executionId, points, attributes) = (body.Value!.ExecutionId!, validPoints!, validAttributes!);
         }
 
         var scope = ResourceGroupScope.Of(context);
         if (context.User.FindFirst(JwtIssuer.ExecutionClaim)?.Value is { } ownExecution
-            && (ownExecution != request.ExecutionId || context.User.FindFirst(JwtIssuer.ResourceGroupClaim)?.Value != scope.Id))
+            && (ownExecution != executionId || context.User.FindFirst(JwtIssuer.ResourceGroupClaim)?.Value != scope.Id))
         {
             return new ApiError(StatusCodes.Status403Forbidden, "Forbidden",
-                $"This token belongs to execution '{ownExecution}' and may only log that execution's metrics, not those of '{request.ExecutionId}' in '{scope.Id}'.").ToResult();
+                $"This token belongs to execution '{ownExecution}' and may only log that execution's metrics, not those of '{executionId}' in '{scope.Id}'.").ToResult();
         }
 
-        var stored = await metrics.AppendAsync(scope.Id, request.ExecutionId!, points!, attributes!, now.ToUnixTimeMilliseconds(), context.RequestAborted);
+        var stored = await metrics.AppendAsync(scope.Id, executionId, points, attributes, now.ToUnixTimeMilliseconds(), context.RequestAborted);
         return stored
             ? TypedResults.NoContent()
-            : ApiError.NotFound("ExecutionNotFound", $"Execution '{request.ExecutionId}' does not exist in resource group '{scope.Id}' (or is being deleted); nothing was stored.").ToResult();
+            : ApiError.NotFound("ExecutionNotFound", $"Execution '{executionId}' does not exist in resource group '{scope.Id}' (or is being deleted); nothing was stored.").ToResult();
     }
 
     public static async Task<Results<MetricListResult, ErrorResult>> FindAsync(HttpContext context, IMetricStore metrics)
@@ -151,7 +169,7 @@ public static partial class MetricEndpoints
         return TypedResults.Json(new IdMessage(id, "Metric Resource was successfully deleted"), AiApiJson.Default.IdMessage);
     }
 
-    private static (List<MetricPointInput>? Points, List<MetricAttributeRow>? Attributes, ApiError? Error) Validate(MetricPatchRequest request, DateTimeOffset now)
+    internal static (List<MetricPointInput>? Points, List<MetricAttributeRow>? Attributes, ApiError? Error) Validate(MetricPatchRequest request, DateTimeOffset now)
     {
         if (string.IsNullOrEmpty(request.ExecutionId) || !AiApiQuery.IsId(request.ExecutionId))
         {
@@ -168,7 +186,7 @@ public static partial class MetricEndpoints
                 return Fail(field, $"{field} must be an object with name and value.");
             }
 
-            if (metric.Name is not { Length: > 0 and <= 64 } name || !MetricName().IsMatch(name))
+            if (metric.Name is not { } name || !IsValidMetricName(name))
             {
                 return Fail(field + ".name", $"{field}.name '{metric.Name}' is invalid: use 1 to 64 letters, digits, '_' or '-'.");
             }
@@ -200,13 +218,13 @@ public static partial class MetricEndpoints
                         return Fail(labelField, labelError);
                     }
 
-                    if (labelList[j]!.Name!.StartsWith(ReservedLabelPrefix, StringComparison.Ordinal) && labelList[j]!.Name != ArtifactLabel)
+                    if (LabelError(labelList[j]!) is not null)
                     {
                         return Fail(labelField + ".name", $"{labelField}.name '{labelList[j]!.Name}' uses the reserved prefix '{ReservedLabelPrefix}'; only '{ArtifactLabel}' may be used.");
                     }
                 }
 
-                labels = JsonSerializer.Serialize(labelList.Select(l => new NameValue(l!.Name, l.Value)).ToList(), AiApiJson.Default.ListNameValue);
+                labels = SerializeLabels(labelList!);
             }
 
             points.Add(new MetricPointInput(name, value, timestamp.ToUnixTimeMilliseconds(), metric.Step ?? -1, labels));
@@ -232,7 +250,19 @@ public static partial class MetricEndpoints
             (null, null, new ApiError(StatusCodes.Status400BadRequest, "InvalidMetrics", message) { Details = [new ApiErrorDetail("InvalidField", field)] });
     }
 
-    private static string? NameValueError(NameValue? item, string field, int maxValue)
+    /// <summary>A metric name as stored: 1 to 64 letters, digits, '_' or '-'.</summary>
+    internal static bool IsValidMetricName(string name) => name is { Length: > 0 and <= 64 } && MetricName().IsMatch(name);
+
+    /// <summary>Why a label cannot be stored (null when it can): a NameValue check with the 256-character bound, then the reserved prefix.</summary>
+    internal static string? LabelError(NameValue label) =>
+        NameValueError(label, "", 256)
+        ?? (label.Name!.StartsWith(ReservedLabelPrefix, StringComparison.Ordinal) && label.Name != ArtifactLabel ? "reserved prefix" : null);
+
+    /// <summary>A point's labels as stored: a JSON array of <c>{name, value}</c>.</summary>
+    internal static string SerializeLabels(IReadOnlyList<NameValue?> labels) =>
+        JsonSerializer.Serialize(labels.Select(l => new NameValue(l!.Name, l.Value)).ToList(), AiApiJson.Default.ListNameValue);
+
+    internal static string? NameValueError(NameValue? item, string field, int maxValue)
     {
         if (item is null)
         {

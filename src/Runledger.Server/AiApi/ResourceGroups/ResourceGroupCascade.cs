@@ -21,6 +21,8 @@ public sealed class ResourceGroupCascade : ICascadeRegistration
             RestoreSql = "UPDATE resource_groups SET deleting_job_id = NULL WHERE id = @TargetId AND deleting_job_id = @JobId",
             ExistsSql = "SELECT COUNT(*) FROM resource_groups WHERE id = @TargetId AND deleting_job_id IS NULL",
             Holdable = true,
+            // Every /v2/lm request checks its group through the remembered look-up.
+            EndsRememberedLookups = true,
         });
         const string owned = "resource_group = @TargetId";
         registry.AddChild(new CascadeChild(Kind, "execution_logs", "execution_logs", owned, Order: 10));
