@@ -150,11 +150,11 @@ public static class ConsoleRunEndpoints
     }
 
     /// <summary>
-    /// The status timeline, from the times the store keeps: it records no history of status changes,
-    /// only when the execution was created and submitted, when its process started and ended, and
-    /// when its row last changed. So the timeline is created → submitted → started (RUNNING) → the
-    /// final status at its completion time; a status with no time of its own (STOPPING, a PENDING
-    /// never started, a stop before start) is shown at the last modification, marked as such.
+    /// The status timeline, from the times the store keeps for each status an execution can pass
+    /// through: created, submitted (PENDING), started (RUNNING), stop requested (STOPPING) and the
+    /// final status at its completion time. A status with no time of its own (a status the runner
+    /// set without finishing, on rows written before stop times were kept) is shown at the last
+    /// modification, marked as such by its source.
     /// </summary>
     internal static List<TimelineEntry> Timeline(ExecutionRow row)
     {
@@ -170,11 +170,16 @@ public static class ConsoleRunEndpoints
             entries.Add(new("RUNNING", At(started), "start_time"));
         }
 
+        if (row.StopRequestedAt is { } stopRequested)
+        {
+            entries.Add(new("STOPPING", At(stopRequested), "stop_requested_at"));
+        }
+
         if (row.CompletionTime is { } completed)
         {
             entries.Add(new(row.Status, At(completed), "completion_time"));
         }
-        else if (row.Status != "PENDING" && !(row.Status == "RUNNING" && row.StartTime is not null))
+        else if (row.Status != "PENDING" && !(row.Status == "RUNNING" && row.StartTime is not null) && !(row.Status == "STOPPING" && row.StopRequestedAt is not null))
         {
             entries.Add(new(row.Status, At(row.ModifiedAt), "modified_at"));
         }

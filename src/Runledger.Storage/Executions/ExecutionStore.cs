@@ -42,6 +42,10 @@ public sealed class ExecutionRow
     public long? SubmissionTime { get; init; }
     public long? StartTime { get; init; }
     public long? CompletionTime { get; init; }
+
+    /// <summary>When a stop was requested and the execution went STOPPING (null if it never did).</summary>
+    public long? StopRequestedAt { get; init; }
+
     public string? DeletingJobId { get; init; }
     public string? RunnerNode { get; init; }
     public long? RunnerLeaseUntil { get; init; }
@@ -114,7 +118,7 @@ public sealed class ExecutionStore(IDatabase database) : IExecutionStore
 {
     private const string Columns =
         "id, resource_group, configuration_id, configuration_name, scenario_id, executable_id, target_status, status, status_message, status_details, " +
-        "created_at, modified_at, submission_time, start_time, completion_time, deleting_job_id, runner_node, runner_lease_until, exit_code";
+        "created_at, modified_at, submission_time, start_time, completion_time, stop_requested_at, deleting_job_id, runner_node, runner_lease_until, exit_code";
 
     public async Task InsertAsync(ExecutionRow row, CancellationToken cancellationToken)
     {
@@ -122,7 +126,7 @@ public sealed class ExecutionStore(IDatabase database) : IExecutionStore
         await connection.ExecuteAsync(new CommandDefinition(
             $"""
             INSERT INTO executions ({Columns}) VALUES (@Id, @ResourceGroup, @ConfigurationId, @ConfigurationName, @ScenarioId, @ExecutableId, @TargetStatus,
-              @Status, @StatusMessage, @StatusDetails, @CreatedAt, @ModifiedAt, @SubmissionTime, @StartTime, @CompletionTime, @DeletingJobId, @RunnerNode, @RunnerLeaseUntil, @ExitCode)
+              @Status, @StatusMessage, @StatusDetails, @CreatedAt, @ModifiedAt, @SubmissionTime, @StartTime, @CompletionTime, @StopRequestedAt, @DeletingJobId, @RunnerNode, @RunnerLeaseUntil, @ExitCode)
             """,
             row, cancellationToken: cancellationToken));
     }
@@ -166,6 +170,7 @@ public sealed class ExecutionStore(IDatabase database) : IExecutionStore
                 status = CASE WHEN status = 'PENDING' AND runner_node IS NULL THEN 'STOPPED' ELSE 'STOPPING' END,
                 status_message = CASE WHEN status = 'PENDING' AND runner_node IS NULL THEN 'Stopped before it started' ELSE 'Stop requested' END,
                 completion_time = CASE WHEN status = 'PENDING' AND runner_node IS NULL THEN @now ELSE completion_time END,
+                stop_requested_at = CASE WHEN status = 'PENDING' AND runner_node IS NULL THEN stop_requested_at ELSE @now END,
                 modified_at = @now
             WHERE resource_group = @resourceGroup AND id = @id AND deleting_job_id IS NULL AND status IN ('PENDING', 'RUNNING')
             """,

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
 using Dapper;
@@ -349,6 +350,14 @@ public abstract class ConsoleApiTests(ClockedServer fixture)
         Http.AssertJson(
             """[{"status":"CREATED","at":"2026-01-01T00:00:00+00:00","source":"created_at"},{"status":"PENDING","at":"2026-01-01T00:00:01+00:00","source":"submission_time"},{"status":"DEAD","at":"2026-01-01T00:00:09+00:00","source":"modified_at"}]""",
             detail["timeline"]!);
+
+        // A stop request keeps its own time: the running gen-1 goes STOPPING now, and stays so (no runner holds it).
+        var stoppedAt = DateTimeOffset.FromUnixTimeMilliseconds(fixture.Clock.GetUtcNow().ToUnixTimeMilliseconds());
+        await (await session.SendAsync(HttpMethod.Post, $"/ui/api/resource-groups/{rg}/executions/{rg}-gen-1/stop", "")).ExpectAsync(HttpStatusCode.NoContent);
+        Assert.Equal("CREATED@created_at PENDING@submission_time RUNNING@start_time STOPPING@stop_requested_at", await TimelineAsync(rg + "-gen-1"));
+        var stopping = await (await session.Client.GetAsync($"/ui/api/resource-groups/{rg}/executions/{rg}-gen-1")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal("STOPPING", (string?)stopping["timeline"]![3]!["status"]);
+        Assert.Equal(stoppedAt, DateTimeOffset.Parse((string)stopping["timeline"]![3]!["at"]!, CultureInfo.InvariantCulture));
     }
 
     [Fact]

@@ -132,7 +132,7 @@ export async function executionPage(rg, id) {
     h('div', { class: 'grid' },
       h('section', { class: 'panel', 'aria-labelledby': 'h-timeline' }, h('h2', { id: 'h-timeline' }, 'Status timeline'),
         timeline(detail.timeline, e.status),
-        h('p', { class: 'muted small' }, 'From the times the store keeps (created, submitted, started, finished, last changed); status changes in between are not recorded.')),
+        h('p', { class: 'muted small' }, 'Each status at the time the store keeps for it (created, submitted, started, stop requested, finished).')),
       h('section', { class: 'panel', 'aria-labelledby': 'h-status' }, h('h2', { id: 'h-status' }, 'Status'),
         h('dl', { class: 'kv' },
           h('dt', {}, 'Status'), h('dd', { id: 'exec-status' }, e.status),
@@ -180,7 +180,7 @@ export async function executionPage(rg, id) {
   }
 }
 
-const SOURCES = { created_at: 'created', submission_time: 'submitted', start_time: 'started', completion_time: 'finished', modified_at: 'last change' };
+const SOURCES = { created_at: 'created', submission_time: 'submitted', start_time: 'started', completion_time: 'finished', stop_requested_at: 'stop requested', modified_at: 'last change' };
 
 function timeline(entries, current) {
   return h('ol', { class: 'timeline', id: 'timeline', 'aria-label': 'Status timeline' }, entries.map((t, i) => {
