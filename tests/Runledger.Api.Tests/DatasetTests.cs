@@ -77,20 +77,20 @@ public abstract class DatasetTests(ServerFixture fixture)
             ids.Add(await Client.NewDatasetAsync(project, $"d{i}"));
         }
 
-        var seen = new List<string>();
+        var seen = new List<JsonNode>();
         var url = $"{V1}/{project}/datasets?page%5Blimit%5D=2";
         string? after;
         do
         {
             var page = await (await Client.GetAsync(url)).ExpectAsync(HttpStatusCode.OK);
-            seen.AddRange(page["data"]!.AsArray().Select(p => (string)p!["id"]!));
+            seen.AddRange(page["data"]!.AsArray().Select(p => p!));
             after = (string?)page["meta"]!["after"];
             url = $"{V1}/{project}/datasets?page%5Blimit%5D=2&page%5Bcursor%5D={after}";
         }
         while (after is not null);
 
+        NewestFirst.AssertOrder(ids, seen);
         ids.Reverse();
-        Assert.Equal(ids, seen);
 
         var byName = await (await Client.GetAsync($"{V1}/{project}/datasets?filter[name]=d3")).ExpectAsync(HttpStatusCode.OK);
         Assert.Equal(["d3"], byName["data"]!.AsArray().Select(p => (string)p!["attributes"]!["name"]!));

@@ -78,20 +78,20 @@ public abstract class ProjectTests(ServerFixture fixture)
             ids.Add((string)body["data"]!["id"]!);
         }
 
-        var seen = new List<string>();
+        var seen = new List<JsonNode>();
         var url = "/api/v2/llm-obs/v1/projects?page%5Blimit%5D=2";
         string? after;
         do
         {
             var page = await (await client.GetAsync(url)).ExpectAsync(HttpStatusCode.OK);
-            seen.AddRange(page["data"]!.AsArray().Select(p => (string)p!["id"]!));
+            seen.AddRange(page["data"]!.AsArray().Select(p => p!));
             after = (string?)page["meta"]!["after"];
             url = $"/api/v2/llm-obs/v1/projects?page[limit]=2&page[cursor]={after}";
         }
         while (after is not null);
 
+        NewestFirst.AssertOrder(ids, seen);
         ids.Reverse();
-        Assert.Equal(ids, seen);
 
         var byName = await (await client.GetAsync("/api/v2/llm-obs/v1/projects?filter[name]=p3")).ExpectAsync(HttpStatusCode.OK);
         Assert.Equal(["p3"], byName["data"]!.AsArray().Select(p => (string)p!["attributes"]!["name"]!));

@@ -322,20 +322,19 @@ public abstract class RecordTests(ServerFixture fixture)
             ids.AddRange(await Client.AppendAsync(project, dataset, 1, "p" + i));
         }
 
-        var seen = new List<string>();
+        var seen = new List<JsonNode>();
         var url = Records(project, dataset) + "?page%5Blimit%5D=2";
         string? after;
         do
         {
             var page = await (await Client.GetAsync(url)).ExpectAsync(HttpStatusCode.OK);
-            seen.AddRange(page["data"]!.AsArray().Select(p => (string)p!["id"]!));
+            seen.AddRange(page["data"]!.AsArray().Select(p => p!));
             after = (string?)page["meta"]!["after"];
             url = Records(project, dataset) + $"?page%5Blimit%5D=2&page%5Bcursor%5D={after}";
         }
         while (after is not null);
 
-        ids.Reverse();
-        Assert.Equal(ids, seen);
+        NewestFirst.AssertOrder(ids, seen);
     }
 
     [Fact]

@@ -6,13 +6,18 @@ namespace Runledger.Server.Hosting;
 /// Calls <see cref="IDatabase.MaintainAsync"/> four times a second (on SQLite: a passive WAL
 /// checkpoint, so that committing writers never pay for one; with nothing to copy it costs microseconds). Logs and goes on after errors.
 /// </summary>
-public sealed partial class StoreMaintenance(IDatabase database, TimeProvider time, ILogger<StoreMaintenance> logger) : BackgroundService
+/// <remarks>
+/// The cadence is wall-clock housekeeping of the database file, so it runs on the system clock, not
+/// the injected <see cref="TimeProvider"/>: a test that moves its fake clock by 30 days would
+/// otherwise fire this 250 ms timer ten million times inside one <c>Advance</c>.
+/// </remarks>
+public sealed partial class StoreMaintenance(IDatabase database, ILogger<StoreMaintenance> logger) : BackgroundService
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(250);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(Interval, time);
+        using var timer = new PeriodicTimer(Interval);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             try
