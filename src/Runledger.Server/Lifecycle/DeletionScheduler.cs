@@ -154,6 +154,20 @@ public sealed class DeletionScheduler(IDatabase database, CascadeRegistry regist
             }
         }
 
+        AuditRow Entry(string action, string targetId, string? jobId, string? entryDetail) => new()
+        {
+            Id = Guid.CreateVersion7().ToString(),
+            At = now,
+            Actor = actor,
+            Action = action,
+            TargetKind = kind,
+            TargetId = targetId,
+            Scope = scope,
+            JobId = jobId,
+            Counts = "{}",
+            Detail = entryDetail,
+        };
+
         var newJobs = new List<DeletionJobRow>();
         var entries = new List<AuditRow>();
         var restorable = purgeAfter > now ? $"restorable until {DateTimeOffset.FromUnixTimeMilliseconds(purgeAfter):O}" : null;
@@ -162,18 +176,7 @@ public sealed class DeletionScheduler(IDatabase database, CascadeRegistry regist
         {
             if (results[i] is ScheduleResult.Held refusal)
             {
-                entries.Add(new AuditRow
-                {
-                    Id = Guid.CreateVersion7().ToString(),
-                    At = now,
-                    Actor = actor,
-                    Action = "deletion.refused",
-                    TargetKind = kind,
-                    TargetId = targetIds[i],
-                    Scope = scope,
-                    Counts = "{}",
-                    Detail = refusal.Detail(kind, targetIds[i]),
-                });
+                entries.Add(Entry("deletion.refused", targetIds[i], null, refusal.Detail(kind, targetIds[i])));
             }
             else if (jobIds[i] is { } jobId)
             {
@@ -191,19 +194,7 @@ public sealed class DeletionScheduler(IDatabase database, CascadeRegistry regist
                     Cutoff = options.Cutoff,
                     Parent = options.Parent,
                 });
-                entries.Add(new AuditRow
-                {
-                    Id = Guid.CreateVersion7().ToString(),
-                    At = now,
-                    Actor = actor,
-                    Action = "deletion.requested",
-                    TargetKind = kind,
-                    TargetId = targetIds[i],
-                    Scope = scope,
-                    JobId = jobId,
-                    Counts = "{}",
-                    Detail = detail,
-                });
+                entries.Add(Entry("deletion.requested", targetIds[i], jobId, detail));
                 results[i] = new ScheduleResult.Scheduled(jobId);
             }
         }
