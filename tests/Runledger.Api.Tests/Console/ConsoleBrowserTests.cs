@@ -524,6 +524,36 @@ public abstract class ConsoleBrowserTests(ConsoleBrowser fixture)
     }
 
     [Fact]
+    public async Task SlowPage_LeftBeforeItLoaded_DoesNotDrawOverTheNextOne()
+    {
+        var rg = await fixture.NewResourceGroupAsync();
+        await ConsoleSeed.OtherScenarioAsync(Server, rg);
+        var (context, page, errors) = await fixture.NewPageAsync();
+        await using var _ = context;
+        // The resource-group list (the page after sign-in) answers only after the user has gone on.
+        var release = new TaskCompletionSource();
+        var answered = new TaskCompletionSource();
+        await page.RouteAsync("**/ui/api/resource-groups/", async route =>
+        {
+            await release.Task;
+            await route.ContinueAsync();
+            answered.TrySetResult();
+        });
+        await ConsoleBrowser.SignInAsync(page, TestCredentials.AdminToken);
+        await page.EvaluateAsync($"() => {{ location.hash = '#/runs/{rg}'; }}");
+        await Expect(page.Locator("h1")).ToHaveTextAsync($"Executions in {rg}");
+
+        release.SetResult();
+        await answered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        // Give the late answer time to reach the page's script, then check it drew nothing.
+        await page.WaitForFunctionAsync("() => new Promise(resolve => setTimeout(() => resolve(true), 500))");
+        await Expect(page.Locator("h1")).ToHaveTextAsync($"Executions in {rg}");
+        await Expect(page.Locator($"tr[data-execution='{rg}-gen-3']")).ToHaveCountAsync(1);
+        await Expect(page.Locator(".error")).ToHaveCountAsync(0);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
     public async Task NarrowWindow_400px_MainPagesHaveNoHorizontalOverflow()
     {
         var rg = await fixture.NewResourceGroupAsync();

@@ -32,8 +32,20 @@ export class ApiError extends Error {
   }
 }
 
-/** Calls the console API; state-changing calls carry the antiforgery token. A 401 sends the user to sign in. */
-export async function api(method, path, body) {
+/** Thrown by a read whose answer came after the user went to another page: the page that asked is gone. */
+export class StaleNavigation extends Error {
+  constructor() { super('The page changed while this was loading.'); }
+}
+
+// Counts navigations, so a page still loading when the user moves on cannot draw over the next one.
+let navigations = 0;
+
+/**
+ * Calls the console API; state-changing calls carry the antiforgery token. A 401 sends the user to sign in.
+ * A read answered after a navigation throws StaleNavigation (unless keepAcrossNavigation: a dialog's own polling).
+ */
+export async function api(method, path, body, { keepAcrossNavigation = false } = {}) {
+  const asked = navigations;
   const headers = { Accept: 'application/json' };
   if (method !== 'GET') headers['X-CSRF-TOKEN'] = session.csrf;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -51,6 +63,7 @@ export async function api(method, path, body) {
     }
     throw new ApiError(response.status, json);
   }
+  if (method === 'GET' && !keepAcrossNavigation && asked !== navigations) throw new StaleNavigation();
   return json;
 }
 
@@ -177,6 +190,7 @@ const routes = {
 };
 
 async function route() {
+  navigations++;
   const { parts } = parseHash();
   if (!session.signedIn) {
     navigation();
@@ -197,7 +211,7 @@ async function route() {
   try {
     await page(parts);
   } catch (error) {
-    render(errorBox(error));
+    if (!(error instanceof StaleNavigation)) render(errorBox(error));
   }
 }
 

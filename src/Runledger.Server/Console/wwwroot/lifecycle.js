@@ -87,7 +87,7 @@ async function follow(jobId, expected, body) {
     bar, h('p', {}, 'Rows removed: ', removed, ` of ${num(expected)} previewed`), extra);
   for (;;) {
     let job;
-    try { job = await api('GET', `/deletions/${encodeURIComponent(jobId)}`); } catch (error) { extra.replaceChildren(errorBox(error)); return; }
+    try { job = await api('GET', `/deletions/${encodeURIComponent(jobId)}`, undefined, { keepAcrossNavigation: true }); } catch (error) { extra.replaceChildren(errorBox(error)); return; }
     state.textContent = job.state;
     state.className = `badge s-${job.state}`;
     removed.textContent = num(job.rowsRemoved);

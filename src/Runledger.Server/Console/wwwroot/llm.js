@@ -1,6 +1,6 @@
 // LLM Observability: projects → datasets (records by version, diff of two versions, CSV export)
 // and experiments (soft-deleted toggle, delete with preview and restore, events and score summary).
-import { h, api, render, table, badge, when, empty, errorBox, session, parseHash, num } from './app.js';
+import { h, api, render, table, badge, when, empty, errorBox, session, parseHash, num, StaleNavigation } from './app.js';
 import { deleteFlow, restoreButton } from './lifecycle.js';
 
 const V1 = '/llm-obs/v1';
@@ -136,7 +136,7 @@ export async function experimentPage(projectId, experimentId) {
   const p = encodeURIComponent(projectId);
   const [events, experiments] = await Promise.all([
     api('GET', `${V1}/experiments/${encodeURIComponent(experimentId)}/events`),
-    api('GET', `${V1}/experiments?filter[project_id]=${p}&filter[id]=${encodeURIComponent(experimentId)}&include[dataset_names]=true`).catch(() => ({ data: [] })),
+    api('GET', `${V1}/experiments?filter[project_id]=${p}&filter[id]=${encodeURIComponent(experimentId)}&include[dataset_names]=true`).catch(error => { if (error instanceof StaleNavigation) throw error; return { data: [] }; }),
   ]);
   const experiment = experiments.data.find(x => x.id === experimentId);
   const { spans, summary_metrics: summary } = events.data.attributes;

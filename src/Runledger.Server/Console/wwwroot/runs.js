@@ -1,6 +1,6 @@
 // Runs: resource groups → executions (filters by status, scenario and configuration; keyset paging)
 // → one execution: status timeline, parameters, live log tail, charts (compare, hover, zoom), tags.
-import { h, api, render, table, badge, when, duration, empty, errorBox, session, parseHash, toast, num } from './app.js';
+import { h, api, render, table, badge, when, duration, empty, errorBox, session, parseHash, toast, num, StaleNavigation } from './app.js';
 import { lineChart } from './chart.js';
 import { deleteFlow } from './lifecycle.js';
 
@@ -173,7 +173,10 @@ export async function executionPage(rg, id) {
         const now = await api('GET', `${base}/executions/${encodeURIComponent(id)}`);
         document.getElementById('exec-status').textContent = now.execution.status;
         if (now.execution.status !== e.status) { await executionPage(rg, id); return; }
-      } catch { /* the next poll tries again */ }
+      } catch (error) {
+        if (error instanceof StaleNavigation) return; // the user left this page: stop polling
+        /* otherwise the next poll tries again */
+      }
       timer = setTimeout(poll, LIVE_POLL_MS);
     };
     timer = setTimeout(poll, LIVE_POLL_MS);
