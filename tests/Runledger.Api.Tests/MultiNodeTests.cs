@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Text.Json.Nodes;
 using Dapper;
 using Runledger.Api.Tests.Support;
 using Runledger.Storage.Postgres;
@@ -173,6 +174,64 @@ public sealed class MultiNodeTestsOnPostgres
 
             await Postgres.DropDatabaseAsync(postgres);
         }
+    }
+
+    [Fact]
+    public async Task TwoNodes_RecordListKeptByOne_ShowsAChangeMadeOnTheOther()
+    {
+        var postgres = await Postgres.CreateDatabaseAsync();
+        var settings = TestCredentials.Settings();
+        settings["Storage:Provider"] = "postgres";
+        settings["Storage:Postgres"] = postgres;
+        settings["Runner:Enabled"] = "false";
+        var nodes = new List<ServerProcess>();
+        try
+        {
+            nodes.Add(ServerProcess.Start(settings));
+            nodes.Add(ServerProcess.Start(settings));
+            await Task.WhenAll(nodes.Select(n => n.WaitReadyAsync(120)));
+            using var a = DatadogClient(nodes[0]);
+            using var b = DatadogClient(nodes[1]);
+            var project = await a.NewProjectAsync();
+            var dataset = await a.NewDatasetAsync(project);
+            var ids = await a.AppendAsync(project, dataset, 2);
+            var records = $"{LlmObs.V1}/{project}/datasets/{dataset}/records";
+
+            // Node A answers the list (and keeps the answer); node B changes a record's metadata, which
+            // creates no version; node A's next answer has the change.
+            async Task<string?> MetadataOnAAsync() =>
+                (await (await a.GetAsync(records)).ExpectAsync(HttpStatusCode.OK))["data"]!.AsArray().Single(r => (string)r!["id"]! == ids[0])!["metadata"]?.ToJsonString();
+            Assert.Null(await MetadataOnAAsync());
+            Assert.Null(await MetadataOnAAsync());
+            await (await b.PatchAsync(records, Http.JsonApi("records", new JsonObject
+            {
+                ["records"] = new JsonArray(new JsonObject { ["id"] = ids[0], ["metadata"] = new JsonObject { ["by"] = "b" } }),
+            }))).ExpectAsync(HttpStatusCode.OK);
+            Assert.Equal("""{"by":"b"}""", await MetadataOnAAsync());
+
+            // And a delete on B: gone from A's list at once.
+            await (await b.PostAsync(records + "/delete", Http.JsonApi("records", new JsonObject { ["record_ids"] = new JsonArray(ids[1]) })))
+                .ExpectAsync(HttpStatusCode.NoContent);
+            var left = (await (await a.GetAsync(records)).ExpectAsync(HttpStatusCode.OK))["data"]!.AsArray();
+            Assert.Equal([ids[0]], left.Select(r => (string)r!["id"]!));
+        }
+        finally
+        {
+            foreach (var node in nodes)
+            {
+                await node.DisposeAsync();
+            }
+
+            await Postgres.DropDatabaseAsync(postgres);
+        }
+    }
+
+    private static HttpClient DatadogClient(ServerProcess node)
+    {
+        var client = node.NewClient();
+        client.DefaultRequestHeaders.Add("DD-API-KEY", TestCredentials.DatadogApiKey);
+        client.DefaultRequestHeaders.Add("DD-APPLICATION-KEY", TestCredentials.DatadogAppKey);
+        return client;
     }
 
     /// <summary>What must survive the cascade: the bystander group's rows and API reads, and this group's other executions with their logs.</summary>

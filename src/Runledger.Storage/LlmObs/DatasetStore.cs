@@ -226,7 +226,7 @@ public sealed class DatasetStore(IDatabase database) : IDatasetStore
         try
         {
             await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE llm_datasets SET name = @Name, description = @Description, metadata = @Metadata, updated_at = @now WHERE id = @Id",
+                $"UPDATE llm_datasets SET name = @Name, description = @Description, metadata = @Metadata, updated_at = {TouchedUpdatedAtSql} WHERE id = @Id",
                 new
                 {
                     current.Id,
@@ -444,10 +444,23 @@ public sealed class DatasetStore(IDatabase database) : IDatasetStore
             : (DatasetOutcome.ProjectNotFound, null);
     }
 
+    /// <summary>
+    /// The new <c>updated_at</c> of a dataset whose records change: now, or one past the old value when
+    /// that is not older (two writes in one millisecond, or a clock that went back). Every change of
+    /// records moves it, so (current_version, updated_at) names one state of the records; the list's
+    /// answer cache is keyed on it.
+    /// </summary>
+    internal const string TouchedUpdatedAtSql = "CASE WHEN @now > updated_at THEN @now ELSE updated_at + 1 END";
+
+    /// <summary>Marks a change of a dataset's records that creates no version (see <see cref="TouchedUpdatedAtSql"/>).</summary>
+    internal static Task TouchAsync(DbConnection connection, DbTransaction transaction, string datasetId, long now, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition(
+            $"UPDATE llm_datasets SET updated_at = {TouchedUpdatedAtSql} WHERE id = @datasetId", new { datasetId, now }, transaction, cancellationToken: cancellationToken));
+
     internal static async Task BumpVersionAsync(DbConnection connection, DbTransaction transaction, string datasetId, long version, string versionId, long now, CancellationToken cancellationToken)
     {
         await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE llm_datasets SET current_version = @version, updated_at = @now WHERE id = @datasetId",
+            $"UPDATE llm_datasets SET current_version = @version, updated_at = {TouchedUpdatedAtSql} WHERE id = @datasetId",
             new { datasetId, version, now }, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition(
             "INSERT INTO llm_dataset_versions (dataset_id, version_number, id, created_at, last_used) VALUES (@datasetId, @version, @versionId, @now, NULL)",

@@ -209,24 +209,71 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit, IDeletion
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         var live = version is null ? "version_to IS NULL" : "version_from <= @version AND (version_to IS NULL OR version_to > @version)";
-        var cursor = after is null ? "" : "AND (created_at < @AfterCreated OR (created_at = @AfterCreated AND id < @AfterId))";
-        var rows = await connection.QueryAsync<RecordRow>(new CommandDefinition(
-            $"SELECT {Columns} FROM llm_records WHERE dataset_id = @datasetId AND {live} {cursor} ORDER BY created_at DESC, id DESC LIMIT @limit",
-            new { datasetId, version, AfterCreated = after?.CreatedAt, AfterId = after?.Id, limit },
-            cancellationToken: cancellationToken));
-        return rows.AsList();
+        var cursor = after is null ? "" : "AND (created_at < @afterCreated OR (created_at = @afterCreated AND id < @afterId))";
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM llm_records WHERE dataset_id = @datasetId AND {live} {cursor} ORDER BY created_at DESC, id DESC LIMIT @limit";
+        AddParameter(command, "datasetId", datasetId);
+        AddParameter(command, "limit", limit);
+        if (version is { } v)
+        {
+            AddParameter(command, "version", v);
+        }
+
+        if (after is not null)
+        {
+            AddParameter(command, "afterCreated", after.CreatedAt);
+            AddParameter(command, "afterId", after.Id);
+        }
+
+        var rows = new List<RecordRow>(Math.Min(limit, 1_000));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(ReadRow(reader));
+        }
+
+        return rows;
     }
 
     public async IAsyncEnumerable<RecordRow> StreamAsync(string datasetId, long version, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        var rows = connection.QueryUnbufferedAsync<RecordRow>(
-            $"SELECT {Columns} FROM llm_records WHERE dataset_id = @datasetId AND version_from <= @version AND (version_to IS NULL OR version_to > @version) ORDER BY created_at DESC, id DESC",
-            new { datasetId, version });
-        await foreach (var row in rows.WithCancellation(cancellationToken))
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM llm_records WHERE dataset_id = @datasetId AND version_from <= @version AND (version_to IS NULL OR version_to > @version) ORDER BY created_at DESC, id DESC";
+        AddParameter(command, "datasetId", datasetId);
+        AddParameter(command, "version", version);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
         {
-            yield return row;
+            yield return ReadRow(reader);
         }
+    }
+
+    /// <summary>
+    /// One row of <see cref="Columns"/>, read by position with typed getters: the list is the hot read
+    /// of LLM Obs, and the mapper's boxed per-column reads cost more than the query itself.
+    /// </summary>
+    private static RecordRow ReadRow(DbDataReader reader) => new()
+    {
+        DatasetId = reader.GetString(0),
+        Id = reader.GetString(1),
+        VersionFrom = reader.GetInt64(2),
+        VersionTo = reader.IsDBNull(3) ? null : reader.GetInt64(3),
+        Input = reader.GetString(4),
+        ExpectedOutput = reader.IsDBNull(5) ? null : reader.GetString(5),
+        Metadata = reader.IsDBNull(6) ? null : reader.GetString(6),
+        Tags = reader.IsDBNull(7) ? null : reader.GetString(7),
+        InputHash = reader.GetString(8),
+        CreatedAt = reader.GetInt64(9),
+        UpdatedAt = reader.GetInt64(10),
+    };
+
+    private static void AddParameter(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
     }
 
     public async Task<RecordBatchResult> ApplyAsync(string projectId, string datasetId, RecordBatch batch, RecordActor actor, long now, Func<string> newId, RecordHoldCheck? holds, CancellationToken cancellationToken)
@@ -264,8 +311,7 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit, IDeletion
         }
         else if (applied.Records!.Count > 0 || applied.Deleted > 0)
         {
-            await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE llm_datasets SET updated_at = @now WHERE id = @datasetId", new { datasetId, now }, transaction, cancellationToken: cancellationToken));
+            await DatasetStore.TouchAsync(connection, transaction, datasetId, now, cancellationToken);
         }
 
         string? jobId = null;

@@ -21,6 +21,12 @@ public sealed class DatasetOptions
 
     /// <summary>Rows written per transaction (and per <c>progress</c> event) by a CSV upload.</summary>
     public int UploadBatchSize { get; set; } = 1000;
+
+    /// <summary>
+    /// Bytes of record-list answers kept in memory (RecordListCache), keyed on the dataset's state so
+    /// that a change of records is seen at once, on every node; 0 turns the cache off.
+    /// </summary>
+    public long ListCacheBytes { get; set; } = 16 * 1024 * 1024;
 }
 
 internal sealed class DatasetOptionsValidator : IValidateOptions<DatasetOptions>
@@ -36,6 +42,11 @@ internal sealed class DatasetOptionsValidator : IValidateOptions<DatasetOptions>
         if (options.MaxBatchItems is < 1 or > 1_000_000)
         {
             failures.Add($"Datasets:MaxBatchItems is {options.MaxBatchItems}; use 1 to 1000000.");
+        }
+
+        if (options.ListCacheBytes is < 0 or > 1L << 30)
+        {
+            failures.Add($"Datasets:ListCacheBytes is {options.ListCacheBytes}; use 0 (off) to 1073741824.");
         }
 
         if (options.UploadBatchSize is < 1 or > 100_000)

@@ -16,6 +16,7 @@ public static class DatasetsExtensions
         services.AddSingleton<IValidateOptions<DatasetOptions>, DatasetOptionsValidator>();
         services.AddSingleton<IDatasetStore, DatasetStore>();
         services.AddSingleton<IRecordStore, RecordStore>();
+        services.AddSingleton<RecordListCache>();
         services.AddSingleton<ICascadeRegistration, ProjectCascade>();
         services.AddSingleton<ICascadeRegistration, DatasetCascade>();
         return services;

@@ -35,7 +35,7 @@ public static class RecordEndpoints
         return v1;
     }
 
-    public static async Task<IResult> ListAsync(string projectId, string datasetId, HttpContext context, IDatasetStore datasets, IRecordStore records)
+    public static async Task<IResult> ListAsync(string projectId, string datasetId, HttpContext context, IDatasetStore datasets, IRecordStore records, RecordListCache cache)
     {
         var query = context.Request.Query;
         var (limit, limitError) = JsonApi.PageLimit(query);
@@ -63,10 +63,18 @@ public static class RecordEndpoints
         }
 
         var effective = version == dataset.CurrentVersion ? null : version;
+        var key = RecordListCache.Key.For(dataset, effective, cursor, limit);
+        if (cache.Get(key) is { } kept)
+        {
+            return RecordJson.Body(kept);
+        }
+
         var rows = await records.ListAsync(datasetId, effective, cursor, limit + 1, context.RequestAborted);
         var page = rows.Count > limit ? rows.Take(limit).ToList() : rows;
         var after = rows.Count > limit ? JsonApi.EncodeCursor(page[^1].CreatedAt, page[^1].Id) : null;
-        return RecordJson.List(page, after);
+        var body = RecordJson.List(page, after);
+        cache.Set(key, body);
+        return RecordJson.Body(body);
     }
 
     public static async Task<IResult> AppendAsync(

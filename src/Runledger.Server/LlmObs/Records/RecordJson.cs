@@ -17,7 +17,8 @@ internal static class RecordJson
     /// <summary>How request values are kept as text: unescaped where JSON allows, so exports stay readable.</summary>
     public static readonly JsonSerializerOptions Stored = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static IResult List(IReadOnlyList<RecordRow> rows, string? after) => new RecordsResult(StatusCodes.Status200OK, writer =>
+    /// <summary>The body of a list answer (kept by <see cref="RecordListCache"/>; written by <see cref="Body"/>).</summary>
+    public static byte[] List(IReadOnlyList<RecordRow> rows, string? after) => ResponseJson.ToBytes(writer =>
     {
         writer.WriteStartObject();
         writer.WriteStartArray("data");
@@ -121,6 +122,18 @@ internal static class RecordJson
             default:
                 builder.Append(node.ToJsonString());
                 break;
+        }
+    }
+
+    /// <summary>A 200 with a JSON body made before.</summary>
+    public static IResult Body(byte[] body) => new BytesResult(body);
+
+    private sealed class BytesResult(byte[] body) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.StatusCode = StatusCodes.Status200OK;
+            return ResponseJson.WriteBytesAsync(httpContext, body);
         }
     }
 
