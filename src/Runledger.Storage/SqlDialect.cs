@@ -22,6 +22,19 @@ public abstract class SqlDialect
     /// </summary>
     public abstract string BatchDeleteSql(string table, string where, IReadOnlyList<string>? keyColumns = null);
 
+    /// <summary>
+    /// Deletes at most <paramref name="limit"/> rows of <paramref name="table"/> matching
+    /// <paramref name="where"/> (its parameters in <paramref name="parameters"/>) inside the caller's
+    /// transaction; returns how many it removed, fewer than the limit only when none are left.
+    /// By default one <see cref="BatchDeleteSql"/> statement.
+    /// </summary>
+    public virtual Task<int> DeleteBatchAsync(
+        DbConnection connection, DbTransaction transaction, string table, string where, IReadOnlyList<string>? keyColumns, Dapper.DynamicParameters parameters, int limit, CancellationToken cancellationToken)
+    {
+        parameters.Add("Limit", limit);
+        return Dapper.SqlMapper.ExecuteAsync(connection, new Dapper.CommandDefinition(BatchDeleteSql(table, where, keyColumns), parameters, transaction, cancellationToken: cancellationToken));
+    }
+
     /// <summary>The metric-ingest hot path: appends points inside the caller's transaction, set-based.</summary>
     public abstract Task InsertMetricPointsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<Metrics.MetricPointRow> points, CancellationToken cancellationToken);
 

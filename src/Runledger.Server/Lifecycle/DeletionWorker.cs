@@ -185,7 +185,6 @@ public sealed partial class DeletionWorker(
         {
             foreach (var child in registry.ChildrenOf(job.Kind))
             {
-                var sql = database.Dialect.BatchDeleteSql(child.Table, child.Where, child.KeyColumns);
                 int removed;
                 int limit;
                 do
@@ -196,8 +195,7 @@ public sealed partial class DeletionWorker(
                     }
 
                     limit = budget;
-                    parameters.Add("Limit", limit);
-                    removed = await connection.ExecuteAsync(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken));
+                    removed = await database.Dialect.DeleteBatchAsync(connection, transaction!, child.Table, child.Where, child.KeyColumns, parameters, limit, cancellationToken);
                     progress[child.Name] = progress.GetValueOrDefault(child.Name) + removed;
                     uncommitted += removed;
                     budget -= removed;
