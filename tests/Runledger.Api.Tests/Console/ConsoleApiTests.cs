@@ -7,6 +7,7 @@ using Runledger.Api.Tests.Support;
 using Runledger.Server.WebConsole;
 using Runledger.Storage;
 using Runledger.Storage.Credentials;
+using Runledger.Storage.Metrics;
 
 namespace Runledger.Api.Tests.WebConsole;
 
@@ -330,6 +331,43 @@ public abstract class ConsoleApiTests(ClockedServer fixture)
 
         var bad = await session.Client.GetAsync($"/ui/api/resource-groups/{rg}/metrics?executionIds={rg}-ex-1&from=5&to=5");
         Assert.Equal("from must be less than to (a window on the chart's x axis: steps, or Unix milliseconds for time).", (string?)(await bad.ExpectAsync(HttpStatusCode.BadRequest))["detail"]);
+    }
+
+    /// <summary>
+    /// A zoom of a time-axis series is read as a timestamp range in SQL: points exactly on either end
+    /// are inside, the one point beyond each end (the last of a tie before, the first of a tie after)
+    /// is kept, ties inside stay in (ts, step) order, and the axis and total are the whole series'
+    /// (the window's own points all have steps; others do not).
+    /// </summary>
+    [Fact]
+    public async Task Metrics_ZoomOnTimeAxis_WindowEdgesAndTiesAsTheWholeSeriesGives()
+    {
+        var rg = await ConsoleSeed.ResourceGroupAsync(Server);
+        await ConsoleSeed.RunsAsync(Server, rg, metrics: false);
+        var execution = rg + "-ex-3";
+        MetricPointInput Lr(long ts, long step, double value) => new("lr", value, ts, step, null);
+        Assert.True(await Server.Service<IMetricStore>().AppendAsync(rg, execution,
+        [
+            Lr(100, -1, 1.0), Lr(100, -1, 1.5), new("other", 9, 150, -1, null), Lr(200, 1, 2.0), Lr(300, 3, 3.5), Lr(300, 2, 3.0),
+            Lr(400, 4, 4.0), Lr(500, -1, 5.0), Lr(500, -1, 5.5), new("other", 9, 600, -1, null),
+        ], [], 1, CancellationToken.None));
+        using var session = await ConsoleClient.SignInAsync(Server.BaseAddress, TestCredentials.AdminToken);
+        async Task<string> ZoomAsync(string window)
+        {
+            var body = await (await session.Client.GetAsync($"/ui/api/resource-groups/{rg}/metrics?executionIds={execution}&name=lr&maxPoints=10&{window}")).ExpectAsync(HttpStatusCode.OK);
+            var series = Assert.Single(body["series"]!.AsArray())!;
+            Assert.Equal("time", (string?)series["axis"]);
+            Assert.Equal(8, (int)series["total"]!);
+            return $"{series["inWindow"]} {series["points"]!.ToJsonString()}";
+        }
+
+        Assert.Equal("4 [[100,1.5],[200,2],[300,3],[300,3.5],[400,4],[500,5]]", await ZoomAsync("from=200&to=400"));
+        Assert.Equal("2 [[200,2],[300,3],[300,3.5],[400,4]]", await ZoomAsync("from=200.5&to=399.5"));
+        Assert.Equal("2 [[100,1],[100,1.5],[200,2]]", await ZoomAsync("from=50&to=100"));
+        Assert.Equal("0 [[500,5.5]]", await ZoomAsync("from=501&to=900"));
+        Assert.Equal("0 [[100,1]]", await ZoomAsync("from=-5&to=99.9"));
+        Assert.Equal("3 [[300,3.5],[400,4],[500,5],[500,5.5]]", await ZoomAsync("from=400"));
+        Assert.Equal("8 [[100,1],[100,1.5],[200,2],[300,3],[300,3.5],[400,4],[500,5],[500,5.5]]", await ZoomAsync("from=-1e300&to=1e300"));
     }
 
     /// <summary>
