@@ -194,8 +194,8 @@ public sealed class ExperimentEventStore(IDatabase database) : IExperimentEventS
             $"""
             SELECT {string.Join(", ", MetricColumns.Select(c => "m." + c))} FROM llm_experiment_metrics m
             WHERE m.experiment_id = @experimentId
-              AND EXISTS (SELECT 1 FROM llm_experiment_spans s
-                          WHERE s.experiment_id = m.experiment_id AND s.span_id = m.span_id AND s.seq > @afterSeq AND s.seq <= @lastSeq)
+              AND m.span_id IN (SELECT s.span_id FROM llm_experiment_spans s
+                                WHERE s.experiment_id = @experimentId AND s.seq > @afterSeq AND s.seq <= @lastSeq)
             ORDER BY m.seq
             """,
             new { experimentId, afterSeq, lastSeq }, cancellationToken: cancellationToken));
@@ -236,24 +236,42 @@ public sealed class ExperimentEventStore(IDatabase database) : IExperimentEventS
             """,
             args, cancellationToken: cancellationToken));
 
-        // One pass over the experiment's metrics (its primary-key range); the type is the first pushed metric's.
-        var labels = await connection.QueryAsync<MetricLabelSummaryRow>(new CommandDefinition(
+        // One pass over the experiment's metrics (its primary-key range) grouped by label and
+        // assessment (at most three groups a label), merged per label here; the type is the first pushed metric's.
+        var groups = (await connection.QueryAsync<LabelGroup>(new CommandDefinition(
             """
-            SELECT g.label, f.metric_type, g.count, g.scores, g.mean, g.min, g.max, g.count - g.scores AS unscored, g.assessed
-            FROM (SELECT label, COUNT(*) AS count, COUNT(score_value) AS scores, AVG(score_value) AS mean,
-                         MIN(score_value) AS min, MAX(score_value) AS max, COUNT(assessment) AS assessed, MIN(seq) AS first_seq
-                  FROM llm_experiment_metrics WHERE experiment_id = @experimentId GROUP BY label) g
+            SELECT g.label, g.assessment, f.metric_type, g.count, g.scores, g.total, g.min, g.max, g.first_seq
+            FROM (SELECT label, assessment, COUNT(*) AS count, COUNT(score_value) AS scores, SUM(score_value) AS total,
+                         MIN(score_value) AS min, MAX(score_value) AS max, MIN(seq) AS first_seq
+                  FROM llm_experiment_metrics WHERE experiment_id = @experimentId GROUP BY label, assessment) g
             JOIN llm_experiment_metrics f ON f.experiment_id = @experimentId AND f.seq = g.first_seq
-            ORDER BY g.label
             """,
-            args, cancellationToken: cancellationToken));
+            args, cancellationToken: cancellationToken))).AsList();
+        var labels = groups.GroupBy(g => g.Label, StringComparer.Ordinal).OrderBy(l => l.Key, StringComparer.Ordinal).Select(l =>
+        {
+            var scores = l.Sum(g => g.Scores);
+            return new MetricLabelSummaryRow
+            {
+                Label = l.Key,
+                MetricType = l.MinBy(g => g.FirstSeq)!.MetricType,
+                Count = l.Sum(g => g.Count),
+                Scores = scores,
+                Mean = scores == 0 ? null : l.Sum(g => g.Total ?? 0) / scores,
+                Min = l.Min(g => g.Min),
+                Max = l.Max(g => g.Max),
+                Unscored = l.Sum(g => g.Count - g.Scores),
+                Assessed = l.Where(g => g.Assessment is not null).Sum(g => g.Count),
+            };
+        }).ToList();
+        var assessments = groups.Where(g => g.Assessment is not null)
+            .OrderBy(g => g.Label, StringComparer.Ordinal).ThenByDescending(g => g.Count).ThenBy(g => g.FirstSeq)
+            .Select(g => new MetricValueCountRow { Label = g.Label, Value = g.Assessment!, Count = g.Count }).ToList();
         var values = await TopValuesAsync(
             connection,
             "COALESCE(categorical_value, CASE boolean_value WHEN 1 THEN 'true' WHEN 0 THEN 'false' END, json_value, '')",
             "score_value IS NULL",
             args,
             cancellationToken);
-        var assessments = await TopValuesAsync(connection, "assessment", "assessment IS NOT NULL", args, cancellationToken);
         var level = await connection.QueryAsync<ExperimentMetricRow>(new CommandDefinition(
             $"""
             SELECT {string.Join(", ", MetricColumns.Select(c => "m." + c))} FROM llm_experiment_metrics m
@@ -262,7 +280,20 @@ public sealed class ExperimentEventStore(IDatabase database) : IExperimentEventS
             ORDER BY m.seq LIMIT @experimentMetrics
             """,
             args, cancellationToken: cancellationToken));
-        return new ExperimentSummaryRows(spans.Spans, spans.Errors, labels.AsList(), values, assessments, level.AsList());
+        return new ExperimentSummaryRows(spans.Spans, spans.Errors, labels, values, assessments, level.AsList());
+    }
+
+    private sealed record LabelGroup
+    {
+        public required string Label { get; init; }
+        public string? Assessment { get; init; }
+        public required string MetricType { get; init; }
+        public long Count { get; init; }
+        public long Scores { get; init; }
+        public double? Total { get; init; }
+        public double? Min { get; init; }
+        public double? Max { get; init; }
+        public long FirstSeq { get; init; }
     }
 
     /// <summary>Per label, the <c>@topValues</c> most frequent values of <paramref name="value"/> (ties: the value pushed first comes first).</summary>
