@@ -84,5 +84,11 @@ public class MetricPatchParsing
 
         public Task<IReadOnlyList<MetricAttributeRow>> ListAttributesAsync(IReadOnlyList<string> resourceIds, CancellationToken cancellationToken) =>
             throw new NotSupportedException();
+
+        public Task<MetricNameStats> GetNameStatsAsync(string resourceId, string name, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+
+        public IAsyncEnumerable<MetricPointRow> StreamNamedPointsAsync(string resourceId, string name, long? fromTs, long? toTs, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
     }
 }

@@ -235,16 +235,22 @@ public static class ConsoleRunEndpoints
         var budget = maxPoints ?? DefaultMaxPoints;
         var series = new List<MetricSeries>();
         var resources = await metrics.ListLiveAsync(resourceGroup, ids, cancellationToken);
+        var window = TimestampWindow(from, to);
         foreach (var resource in resources.OrderBy(r => ids.IndexOf(r.ExecutionId)))
         {
+            if (name is not null)
+            {
+                if (await NamedSeriesAsync(metrics, resource, name, budget, from, to, window, cancellationToken) is { } one)
+                {
+                    series.Add(one);
+                }
+
+                continue;
+            }
+
             var byName = new Dictionary<string, SeriesBuilder>(StringComparer.Ordinal);
             await foreach (var point in metrics.StreamPointsAsync(resource.Id, cancellationToken))
             {
-                if (name is not null && point.Name != name)
-                {
-                    continue;
-                }
-
                 if (!byName.TryGetValue(point.Name, out var builder))
                 {
                     byName[point.Name] = builder = new SeriesBuilder();
@@ -261,6 +267,68 @@ public static class ConsoleRunEndpoints
         }
 
         return TypedResults.Json(new MetricSeriesResponse(series), ConsoleJson.Default.MetricSeriesResponse);
+    }
+
+    /// <summary>
+    /// One metric of one execution, read by name in SQL. A zoomed window of a series whose x axis is
+    /// time (some point has no step) is read as a timestamp range of the primary key, with the one
+    /// point beyond each end; the count and the axis come from an aggregate over the metric, so the
+    /// answer is the one the whole series would give. A step axis (not in the key's order) is read
+    /// whole and cut in memory.
+    /// </summary>
+    private static async Task<MetricSeries?> NamedSeriesAsync(
+        IMetricStore metrics, MetricResourceRow resource, string name, int budget, double? from, double? to, (long? From, long? To)? window, CancellationToken cancellationToken)
+    {
+        if (window is { } ts)
+        {
+            var stats = await metrics.GetNameStatsAsync(resource.Id, name, cancellationToken);
+            if (stats.Count == 0)
+            {
+                return null;
+            }
+
+            if (stats.MinStep < 0)
+            {
+                var part = new SeriesBuilder(timeAxis: true);
+                await foreach (var point in metrics.StreamNamedPointsAsync(resource.Id, name, ts.From, ts.To, cancellationToken))
+                {
+                    part.Add(point.Ts, point.Step, point.Value);
+                }
+
+                var (axis, points, inWindow) = part.Downsample(budget, from, to);
+                return new MetricSeries(resource.ExecutionId, name, axis, checked((int)stats.Count), points, inWindow);
+            }
+        }
+
+        var builder = new SeriesBuilder();
+        await foreach (var point in metrics.StreamNamedPointsAsync(resource.Id, name, null, null, cancellationToken))
+        {
+            builder.Add(point.Ts, point.Step, point.Value);
+        }
+
+        if (builder.Count == 0)
+        {
+            return null;
+        }
+
+        var (wholeAxis, wholePoints, wholeInWindow) = builder.Downsample(budget, from, to);
+        return new MetricSeries(resource.ExecutionId, name, wholeAxis, builder.Count, wholePoints, wholeInWindow);
+    }
+
+    /// <summary>
+    /// A zoom window as whole timestamps: x ≥ from is ts ≥ ⌈from⌉ and x ≤ to is ts ≤ ⌊to⌋ (exact for
+    /// |x| ≤ 2^53, far beyond any Unix millisecond). Null when there is no window or an end is not
+    /// such a number (then the series is read whole and cut in memory, as before).
+    /// </summary>
+    internal static (long? From, long? To)? TimestampWindow(double? from, double? to)
+    {
+        const double exact = 9_007_199_254_740_992; // 2^53
+        if ((from is null && to is null) || from is { } f && !(Math.Abs(f) <= exact) || to is { } t && !(Math.Abs(t) <= exact))
+        {
+            return null;
+        }
+
+        return (from is { } lo ? (long)Math.Ceiling(lo) : null, to is { } hi ? (long)Math.Floor(hi) : null);
     }
 
     private static string EncodeCursor(ExecutionRow row) =>
@@ -281,13 +349,16 @@ public static class ConsoleRunEndpoints
     }
 }
 
-/// <summary>Collects one metric's points; x is the step when every point has one, else the timestamp.</summary>
-internal sealed class SeriesBuilder
+/// <summary>
+/// Collects one metric's points; x is the step when every point has one, else the timestamp
+/// (<c>timeAxis</c>: a part of a series known to be on the time axis, whatever its own points have).
+/// </summary>
+internal sealed class SeriesBuilder(bool timeAxis = false)
 {
     private readonly List<long> _ts = [];
     private readonly List<long> _steps = [];
     private readonly List<double> _values = [];
-    private bool _allStepped = true;
+    private bool _allStepped = !timeAxis;
 
     public int Count => _values.Count;
 
@@ -308,7 +379,7 @@ internal sealed class SeriesBuilder
     {
         var x = (_allStepped ? _steps : _ts).Select(v => (double)v).ToArray();
         var y = _values.ToArray();
-        Array.Sort(x, y);
+        SortStable(x, y);
         var axis = _allStepped ? "step" : "time";
         if (from is null && to is null)
         {
@@ -321,6 +392,40 @@ internal sealed class SeriesBuilder
         var start = Math.Max(0, lo - 1);
         var end = Math.Min(x.Length, hi + 1);
         return (axis, MinMax(x[start..end], y[start..end], maxPoints), inWindow);
+    }
+
+    /// <summary>
+    /// Sorts by x keeping points of equal x in the order read (timestamp, step, seq), so a window read
+    /// on its own orders its ties as the whole series does. Points come in timestamp order: on the
+    /// time axis, and mostly on the step axis, they are sorted already.
+    /// </summary>
+    private static void SortStable(double[] x, double[] y)
+    {
+        var sorted = true;
+        for (var i = 1; i < x.Length && sorted; i++)
+        {
+            sorted = x[i - 1] <= x[i];
+        }
+
+        if (sorted)
+        {
+            return;
+        }
+
+        var order = new int[x.Length];
+        for (var i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+        }
+
+        var keys = (double[])x.Clone();
+        Array.Sort(order, (a, b) => keys[a] != keys[b] ? keys[a].CompareTo(keys[b]) : a.CompareTo(b));
+        var values = (double[])y.Clone();
+        for (var i = 0; i < order.Length; i++)
+        {
+            x[i] = keys[order[i]];
+            y[i] = values[order[i]];
+        }
     }
 
     /// <summary>The first index whose x is not less than value.</summary>

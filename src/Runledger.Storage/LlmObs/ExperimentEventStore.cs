@@ -44,6 +44,48 @@ public sealed record ExperimentMetricRow
     public string? Error { get; init; }
 }
 
+/// <summary>One metric label of an experiment: how many metrics carry it and, over those with a score, mean/min/max.</summary>
+public sealed record MetricLabelSummaryRow
+{
+    public required string Label { get; init; }
+
+    /// <summary>The metric_type of the label's first pushed metric.</summary>
+    public required string MetricType { get; init; }
+    public long Count { get; init; }
+    public long Scores { get; init; }
+    public double? Mean { get; init; }
+    public double? Min { get; init; }
+    public double? Max { get; init; }
+
+    /// <summary>Metrics of the label without a score (their value is tallied instead).</summary>
+    public long Unscored { get; init; }
+
+    /// <summary>Metrics of the label with an assessment.</summary>
+    public long Assessed { get; init; }
+}
+
+/// <summary>How many metrics of a label have one value (or one assessment).</summary>
+public sealed record MetricValueCountRow
+{
+    public required string Label { get; init; }
+    public required string Value { get; init; }
+    public long Count { get; init; }
+}
+
+/// <summary>
+/// The score summary of a whole experiment, aggregated in the store: span counts, per label the
+/// count and score statistics, the most frequent values of unscored metrics (categorical value,
+/// boolean as true/false, JSON text), the assessments, and the first experiment-level metrics
+/// (those whose span_id names no span).
+/// </summary>
+public sealed record ExperimentSummaryRows(
+    long Spans,
+    long ErrorSpans,
+    IReadOnlyList<MetricLabelSummaryRow> Labels,
+    IReadOnlyList<MetricValueCountRow> Values,
+    IReadOnlyList<MetricValueCountRow> Assessments,
+    IReadOnlyList<ExperimentMetricRow> ExperimentMetrics);
+
 public interface IExperimentEventStore
 {
     /// <summary>
@@ -66,6 +108,14 @@ public interface IExperimentEventStore
 
     /// <summary>Experiment-level metrics: those whose span_id names no span of the experiment.</summary>
     Task<IReadOnlyList<ExperimentMetricRow>> ListSummaryMetricsAsync(string experimentId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The score summary over every span and metric of the experiment, computed by grouped SQL (no
+    /// row is read into memory): per label, and at most <paramref name="topValues"/> values per label
+    /// (most frequent first, ties in the order first pushed), and the first <paramref name="experimentMetrics"/>
+    /// experiment-level metrics in push order.
+    /// </summary>
+    Task<ExperimentSummaryRows> SummarizeAsync(string experimentId, int topValues, int experimentMetrics, CancellationToken cancellationToken);
 }
 
 public sealed class ExperimentEventStore(IDatabase database) : IExperimentEventStore
@@ -144,8 +194,8 @@ public sealed class ExperimentEventStore(IDatabase database) : IExperimentEventS
             $"""
             SELECT {string.Join(", ", MetricColumns.Select(c => "m." + c))} FROM llm_experiment_metrics m
             WHERE m.experiment_id = @experimentId
-              AND EXISTS (SELECT 1 FROM llm_experiment_spans s
-                          WHERE s.experiment_id = m.experiment_id AND s.span_id = m.span_id AND s.seq > @afterSeq AND s.seq <= @lastSeq)
+              AND m.span_id IN (SELECT s.span_id FROM llm_experiment_spans s
+                                WHERE s.experiment_id = @experimentId AND s.seq > @afterSeq AND s.seq <= @lastSeq)
             ORDER BY m.seq
             """,
             new { experimentId, afterSeq, lastSeq }, cancellationToken: cancellationToken));
@@ -172,6 +222,93 @@ public sealed class ExperimentEventStore(IDatabase database) : IExperimentEventS
             ORDER BY m.seq
             """,
             new { experimentId }, cancellationToken: cancellationToken));
+        return rows.AsList();
+    }
+
+    public async Task<ExperimentSummaryRows> SummarizeAsync(string experimentId, int topValues, int experimentMetrics, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var args = new { experimentId, topValues, experimentMetrics };
+        var spans = await connection.QuerySingleAsync<(long Spans, long Errors)>(new CommandDefinition(
+            """
+            SELECT COUNT(*) AS spans, COALESCE(SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END), 0) AS errors
+            FROM llm_experiment_spans WHERE experiment_id = @experimentId
+            """,
+            args, cancellationToken: cancellationToken));
+
+        // One pass over the experiment's metrics (its primary-key range) grouped by label and
+        // assessment (at most three groups a label), merged per label here; the type is the first pushed metric's.
+        var groups = (await connection.QueryAsync<LabelGroup>(new CommandDefinition(
+            """
+            SELECT g.label, g.assessment, f.metric_type, g.count, g.scores, g.total, g.min, g.max, g.first_seq
+            FROM (SELECT label, assessment, COUNT(*) AS count, COUNT(score_value) AS scores, SUM(score_value) AS total,
+                         MIN(score_value) AS min, MAX(score_value) AS max, MIN(seq) AS first_seq
+                  FROM llm_experiment_metrics WHERE experiment_id = @experimentId GROUP BY label, assessment) g
+            JOIN llm_experiment_metrics f ON f.experiment_id = @experimentId AND f.seq = g.first_seq
+            """,
+            args, cancellationToken: cancellationToken))).AsList();
+        var labels = groups.GroupBy(g => g.Label, StringComparer.Ordinal).OrderBy(l => l.Key, StringComparer.Ordinal).Select(l =>
+        {
+            var scores = l.Sum(g => g.Scores);
+            return new MetricLabelSummaryRow
+            {
+                Label = l.Key,
+                MetricType = l.MinBy(g => g.FirstSeq)!.MetricType,
+                Count = l.Sum(g => g.Count),
+                Scores = scores,
+                Mean = scores == 0 ? null : l.Sum(g => g.Total ?? 0) / scores,
+                Min = l.Min(g => g.Min),
+                Max = l.Max(g => g.Max),
+                Unscored = l.Sum(g => g.Count - g.Scores),
+                Assessed = l.Where(g => g.Assessment is not null).Sum(g => g.Count),
+            };
+        }).ToList();
+        var assessments = groups.Where(g => g.Assessment is not null)
+            .OrderBy(g => g.Label, StringComparer.Ordinal).ThenByDescending(g => g.Count).ThenBy(g => g.FirstSeq)
+            .Select(g => new MetricValueCountRow { Label = g.Label, Value = g.Assessment!, Count = g.Count }).ToList();
+        var values = await TopValuesAsync(
+            connection,
+            "COALESCE(categorical_value, CASE boolean_value WHEN 1 THEN 'true' WHEN 0 THEN 'false' END, json_value, '')",
+            "score_value IS NULL",
+            args,
+            cancellationToken);
+        var level = await connection.QueryAsync<ExperimentMetricRow>(new CommandDefinition(
+            $"""
+            SELECT {string.Join(", ", MetricColumns.Select(c => "m." + c))} FROM llm_experiment_metrics m
+            WHERE m.experiment_id = @experimentId
+              AND NOT EXISTS (SELECT 1 FROM llm_experiment_spans s WHERE s.experiment_id = m.experiment_id AND s.span_id = m.span_id)
+            ORDER BY m.seq LIMIT @experimentMetrics
+            """,
+            args, cancellationToken: cancellationToken));
+        return new ExperimentSummaryRows(spans.Spans, spans.Errors, labels, values, assessments, level.AsList());
+    }
+
+    private sealed record LabelGroup
+    {
+        public required string Label { get; init; }
+        public string? Assessment { get; init; }
+        public required string MetricType { get; init; }
+        public long Count { get; init; }
+        public long Scores { get; init; }
+        public double? Total { get; init; }
+        public double? Min { get; init; }
+        public double? Max { get; init; }
+        public long FirstSeq { get; init; }
+    }
+
+    /// <summary>Per label, the <c>@topValues</c> most frequent values of <paramref name="value"/> (ties: the value pushed first comes first).</summary>
+    private static async Task<IReadOnlyList<MetricValueCountRow>> TopValuesAsync(DbConnection connection, string value, string where, object args, CancellationToken cancellationToken)
+    {
+        var rows = await connection.QueryAsync<MetricValueCountRow>(new CommandDefinition(
+            $"""
+            SELECT label, value, count FROM (
+              SELECT label, value, COUNT(*) AS count, ROW_NUMBER() OVER (PARTITION BY label ORDER BY COUNT(*) DESC, MIN(seq)) AS rank
+              FROM (SELECT label, {value} AS value, seq FROM llm_experiment_metrics WHERE experiment_id = @experimentId AND {where}) v
+              GROUP BY label, value) t
+            WHERE rank <= @topValues
+            ORDER BY label, rank
+            """,
+            args, cancellationToken: cancellationToken));
         return rows.AsList();
     }
 

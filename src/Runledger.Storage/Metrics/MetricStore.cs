@@ -45,7 +45,21 @@ public interface IMetricStore
     IAsyncEnumerable<MetricPointRow> StreamPointsAsync(string resourceId, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<MetricAttributeRow>> ListAttributesAsync(IReadOnlyList<string> resourceIds, CancellationToken cancellationToken);
+
+    /// <summary>How many points one metric (by name) of a resource has, and its smallest step (-1: some point has none); counted in SQL.</summary>
+    Task<MetricNameStats> GetNameStatsAsync(string resourceId, string name, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The points of one metric (by name) of a resource in read order (timestamp, step, seq), streamed.
+    /// With a timestamp window only those with <paramref name="fromTs"/> ≤ ts ≤ <paramref name="toTs"/>
+    /// (either end may be open) are read from the primary key's range, plus the last point before the
+    /// window and the first after it (a chart draws its line on to the window's edges).
+    /// </summary>
+    IAsyncEnumerable<MetricPointRow> StreamNamedPointsAsync(string resourceId, string name, long? fromTs, long? toTs, CancellationToken cancellationToken);
 }
+
+/// <summary>A metric's point count and smallest step (-1 when some point has no step; 0 when there are no points).</summary>
+public sealed record MetricNameStats(long Count, long MinStep);
 
 /// <summary>
 /// Stores metric batches with group commit: concurrent PATCH requests queue their batches, and
@@ -309,5 +323,65 @@ public sealed class MetricStore(IDatabase database) : IMetricStore
             ORDER BY resource_id, kind, name
             """,
             new { resourceIds }, cancellationToken: cancellationToken))).AsList();
+    }
+
+    public async Task<MetricNameStats> GetNameStatsAsync(string resourceId, string name, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var (count, minStep) = await connection.QuerySingleAsync<(long, long)>(new CommandDefinition(
+            "SELECT COUNT(*), COALESCE(MIN(step), 0) FROM metric_points WHERE resource_id = @resourceId AND name = @name",
+            new { resourceId, name }, cancellationToken: cancellationToken));
+        return new MetricNameStats(count, minStep);
+    }
+
+    public async IAsyncEnumerable<MetricPointRow> StreamNamedPointsAsync(string resourceId, string name, long? fromTs, long? toTs, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        const string select = "SELECT ts, step, seq, name, value, labels FROM metric_points WHERE resource_id = @resourceId AND name = @name";
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var parts = new List<string>(3);
+        if (fromTs is not null)
+        {
+            parts.Add($"{select} AND ts < @fromTs ORDER BY ts DESC, step DESC, seq DESC LIMIT 1");
+        }
+
+        parts.Add($"{select}{(fromTs is null ? "" : " AND ts >= @fromTs")}{(toTs is null ? "" : " AND ts <= @toTs")} ORDER BY ts, step, seq");
+        if (toTs is not null)
+        {
+            parts.Add($"{select} AND ts > @toTs ORDER BY ts, step, seq LIMIT 1");
+        }
+
+        // Three range reads on the primary key (resource_id, ts, step, seq), one after another: the
+        // point before the window, the window in order, the point after it.
+        foreach (var sql in parts)
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            AddParameter(command, "resourceId", resourceId);
+            AddParameter(command, "name", name);
+            if (fromTs is not null)
+            {
+                AddParameter(command, "fromTs", fromTs.Value);
+            }
+
+            if (toTs is not null)
+            {
+                AddParameter(command, "toTs", toTs.Value);
+            }
+
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                yield return new MetricPointRow(
+                    resourceId, reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetString(3), reader.GetDouble(4), reader.IsDBNull(5) ? null : reader.GetString(5));
+            }
+        }
+    }
+
+    private static void AddParameter(System.Data.Common.DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
     }
 }

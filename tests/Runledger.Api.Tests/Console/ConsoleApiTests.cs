@@ -7,6 +7,7 @@ using Runledger.Api.Tests.Support;
 using Runledger.Server.WebConsole;
 using Runledger.Storage;
 using Runledger.Storage.Credentials;
+using Runledger.Storage.Metrics;
 
 namespace Runledger.Api.Tests.WebConsole;
 
@@ -330,6 +331,166 @@ public abstract class ConsoleApiTests(ClockedServer fixture)
 
         var bad = await session.Client.GetAsync($"/ui/api/resource-groups/{rg}/metrics?executionIds={rg}-ex-1&from=5&to=5");
         Assert.Equal("from must be less than to (a window on the chart's x axis: steps, or Unix milliseconds for time).", (string?)(await bad.ExpectAsync(HttpStatusCode.BadRequest))["detail"]);
+    }
+
+    /// <summary>
+    /// A zoom of a time-axis series is read as a timestamp range in SQL: points exactly on either end
+    /// are inside, the one point beyond each end (the last of a tie before, the first of a tie after)
+    /// is kept, ties inside stay in (ts, step) order, and the axis and total are the whole series'
+    /// (the window's own points all have steps; others do not).
+    /// </summary>
+    [Fact]
+    public async Task Metrics_ZoomOnTimeAxis_WindowEdgesAndTiesAsTheWholeSeriesGives()
+    {
+        var rg = await ConsoleSeed.ResourceGroupAsync(Server);
+        await ConsoleSeed.RunsAsync(Server, rg, metrics: false);
+        var execution = rg + "-ex-3";
+        MetricPointInput Lr(long ts, long step, double value) => new("lr", value, ts, step, null);
+        Assert.True(await Server.Service<IMetricStore>().AppendAsync(rg, execution,
+        [
+            Lr(100, -1, 1.0), Lr(100, -1, 1.5), new("other", 9, 150, -1, null), Lr(200, 1, 2.0), Lr(300, 3, 3.5), Lr(300, 2, 3.0),
+            Lr(400, 4, 4.0), Lr(500, -1, 5.0), Lr(500, -1, 5.5), new("other", 9, 600, -1, null),
+        ], [], 1, CancellationToken.None));
+        using var session = await ConsoleClient.SignInAsync(Server.BaseAddress, TestCredentials.AdminToken);
+        async Task<string> ZoomAsync(string window)
+        {
+            var body = await (await session.Client.GetAsync($"/ui/api/resource-groups/{rg}/metrics?executionIds={execution}&name=lr&maxPoints=10&{window}")).ExpectAsync(HttpStatusCode.OK);
+            var series = Assert.Single(body["series"]!.AsArray())!;
+            Assert.Equal("time", (string?)series["axis"]);
+            Assert.Equal(8, (int)series["total"]!);
+            return $"{series["inWindow"]} {series["points"]!.ToJsonString()}";
+        }
+
+        Assert.Equal("4 [[100,1.5],[200,2],[300,3],[300,3.5],[400,4],[500,5]]", await ZoomAsync("from=200&to=400"));
+        Assert.Equal("2 [[200,2],[300,3],[300,3.5],[400,4]]", await ZoomAsync("from=200.5&to=399.5"));
+        Assert.Equal("2 [[100,1],[100,1.5],[200,2]]", await ZoomAsync("from=50&to=100"));
+        Assert.Equal("0 [[500,5.5]]", await ZoomAsync("from=501&to=900"));
+        Assert.Equal("0 [[100,1]]", await ZoomAsync("from=-5&to=99.9"));
+        Assert.Equal("3 [[300,3.5],[400,4],[500,5],[500,5.5]]", await ZoomAsync("from=400"));
+        Assert.Equal("8 [[100,1],[100,1.5],[200,2],[300,3],[300,3.5],[400,4],[500,5],[500,5.5]]", await ZoomAsync("from=-1e300&to=1e300"));
+    }
+
+    /// <summary>
+    /// Spans of an experiment a page at a time (keyset on push order: spans with equal start times
+    /// keep the order they were pushed in) and the score summary aggregated in SQL over every metric.
+    /// </summary>
+    [Fact]
+    public async Task ExperimentSpans_KeysetPagesEverySpanOnce_SummaryOverAllEvents()
+    {
+        var project = await Server.Datadog.NewProjectAsync();
+        var experiment = await ExperimentTests.ExperimentAsync(Server.Datadog, project, "paged");
+        var other = await ExperimentTests.ExperimentAsync(Server.Datadog, project, "other");
+        // 7 spans in two pushes, start times tied in pairs; s3 and s6 failed.
+        JsonObject Span(int i) => new()
+        {
+            ["trace_id"] = $"t{i}",
+            ["span_id"] = $"s{i}",
+            ["project_id"] = project,
+            ["dataset_id"] = "d",
+            ["name"] = "call",
+            ["start_ns"] = 1705314600000000000L + (i / 2),
+            ["duration"] = 1000000L,
+            ["status"] = i is 3 or 6 ? "error" : "ok",
+        };
+        JsonObject Metric(int span, string type, string label, JsonNode value, string? assessment = null) => new JsonObject
+        {
+            ["span_id"] = span < 0 ? "" : $"s{span}",
+            ["metric_type"] = type,
+            ["label"] = label,
+            ["timestamp_ms"] = 1705314600000L,
+            [type switch { "score" => "score_value", "categorical" => "categorical_value", "boolean" => "boolean_value", _ => "json_value" }] = value,
+        }.Also(m => { if (assessment is not null) { m["assessment"] = assessment; } });
+        async Task PushAsync(IEnumerable<JsonObject> spans, IEnumerable<JsonObject> metrics) =>
+            await (await Server.Datadog.PostAsync($"{LlmObs.V1}/experiments/{experiment}/events", Http.Json(new JsonObject
+            {
+                ["data"] = new JsonObject { ["type"] = "events", ["attributes"] = new JsonObject { ["spans"] = new JsonArray([.. spans]), ["metrics"] = new JsonArray([.. metrics]) } },
+            }.ToJsonString()))).ExpectAsync(HttpStatusCode.Accepted);
+        await PushAsync(Enumerable.Range(0, 4).Select(Span),
+        [
+            Metric(0, "score", "accuracy", 0.5, "pass"), Metric(1, "score", "accuracy", 1.0, "fail"), Metric(2, "score", "accuracy", 0.25, "pass"),
+            Metric(0, "categorical", "tone", "rude"), Metric(1, "categorical", "tone", "polite"), Metric(2, "categorical", "tone", "polite"),
+            Metric(3, "boolean", "grounded", false), Metric(-1, "json", "overall", new JsonObject { ["mean"] = 0.7 }),
+        ]);
+        await PushAsync(Enumerable.Range(4, 3).Select(Span),
+        [
+            Metric(4, "score", "accuracy", 0.75, "pass"), Metric(6, "score", "accuracy", 1.0, "fail"),
+            Metric(4, "categorical", "tone", "neutral"), Metric(5, "categorical", "tone", "rude"),
+            Metric(5, "boolean", "grounded", true), Metric(6, "boolean", "grounded", true),
+        ]);
+        using var session = await ConsoleClient.SignInAsync(Server.BaseAddress, TestCredentials.AdminToken);
+        var url = $"/ui/api/llm-obs/v1/experiments/{experiment}";
+
+        // limit=3: 3 + 3 + 1, each span once in push order, each with its own metrics.
+        var seen = new List<string>();
+        var sizes = new List<int>();
+        string? cursor = null;
+        JsonNode? firstPage = null;
+        do
+        {
+            var page = await (await session.Client.GetAsync($"{url}/spans?limit=3{(cursor is null ? "" : "&cursor=" + cursor)}")).ExpectAsync(HttpStatusCode.OK);
+            firstPage ??= page;
+            var spans = page["spans"]!.AsArray();
+            sizes.Add(spans.Count);
+            seen.AddRange(spans.Select(x => (string)x!["span_id"]!));
+            cursor = (string?)page["next_cursor"];
+        }
+        while (cursor is not null);
+        Assert.Equal([3, 3, 1], sizes);
+        Assert.Equal(["s0", "s1", "s2", "s3", "s4", "s5", "s6"], seen);
+        Assert.Equal(
+            ["accuracy=0.5 pass", "tone=rude"],
+            firstPage!["spans"]![0]!["eval_metrics"]!.AsArray().Select(m => $"{m!["label"]}={m["score_value"] ?? m["categorical_value"]}{(m["assessment"] is { } a ? " " + a : "")}"));
+        var last = await (await session.Client.GetAsync($"{url}/spans?limit=6&cursor={(string?)firstPage["next_cursor"]}")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal(["s3", "s4", "s5", "s6"], last["spans"]!.AsArray().Select(x => (string)x!["span_id"]!));
+        Assert.Null((string?)last["next_cursor"]);
+        var defaultPage = await (await session.Client.GetAsync($"{url}/spans")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal(7, defaultPage["spans"]!.AsArray().Count);
+
+        // The summary by hand: accuracy 0.5, 1, 0.25, 0.75, 1 → mean 0.7; tone rude ×2 (pushed first), polite ×2, neutral ×1.
+        var summary = await (await session.Client.GetAsync($"{url}/summary")).ExpectAsync(HttpStatusCode.OK);
+        var level = summary["experiment_metrics"]!.AsArray();
+        Assert.Equal("overall json {\"mean\":0.7} summary", $"{level.Single()!["label"]} {level[0]!["metric_type"]} {level[0]!["json_value"]!.ToJsonString()} {level[0]!["metric_source"]}");
+        summary.AsObject().Remove("experiment_metrics");
+        Http.AssertJson(
+            """
+            {"spans":7,"error_spans":2,"metrics":[
+              {"label":"accuracy","metric_type":"score","count":5,"scores":5,"mean":0.7,"min":0.25,"max":1,"values":[],"other_values":0,"assessments":[{"value":"pass","count":3},{"value":"fail","count":2}]},
+              {"label":"grounded","metric_type":"boolean","count":3,"scores":0,"mean":null,"min":null,"max":null,"values":[{"value":"true","count":2},{"value":"false","count":1}],"other_values":0,"assessments":[]},
+              {"label":"overall","metric_type":"json","count":1,"scores":0,"mean":null,"min":null,"max":null,"values":[{"value":"{\"mean\":0.7}","count":1}],"other_values":0,"assessments":[]},
+              {"label":"tone","metric_type":"categorical","count":5,"scores":0,"mean":null,"min":null,"max":null,"values":[{"value":"rude","count":2},{"value":"polite","count":2},{"value":"neutral","count":1}],"other_values":0,"assessments":[]}]}
+            """,
+            summary);
+
+        // An experiment without events: empty, not an error.
+        var empty = await (await session.Client.GetAsync($"/ui/api/llm-obs/v1/experiments/{other}/summary")).ExpectAsync(HttpStatusCode.OK);
+        Http.AssertJson("""{"spans":0,"error_spans":0,"metrics":[],"experiment_metrics":[]}""", empty);
+        Http.AssertJson("""{"spans":[],"next_cursor":null}""", await (await session.Client.GetAsync($"/ui/api/llm-obs/v1/experiments/{other}/spans")).ExpectAsync(HttpStatusCode.OK));
+
+        // Refused: a limit out of bounds or not a number, a cursor not given out, or one for another experiment.
+        foreach (var (query, detail) in new[]
+        {
+            ("limit=0", "limit must be between 1 and 200."),
+            ("limit=201", "limit must be between 1 and 200."),
+            ("limit=ten", "limit must be between 1 and 200."),
+            ("cursor=nonsense", "cursor is not one this server gave out for this experiment; pass nextCursor of the previous page unchanged."),
+        })
+        {
+            var bad = await session.Client.GetAsync($"{url}/spans?{query}");
+            Http.AssertJson(
+                "{\"type\":\"https://tools.ietf.org/html/rfc9110#section-15.5.1\",\"title\":\"Bad Request\",\"status\":400,\"detail\":\"" + detail + "\",\"code\":\"InvalidParameter\",\"requestId\":\"{requestId}\"}",
+                await bad.ExpectAsync(HttpStatusCode.BadRequest), bad.RequestId());
+        }
+
+        var foreign = await session.Client.GetAsync($"/ui/api/llm-obs/v1/experiments/{other}/spans?cursor={(string?)firstPage["next_cursor"]}");
+        Assert.Equal("InvalidParameter", (string?)(await foreign.ExpectAsync(HttpStatusCode.BadRequest))["code"]);
+        var missing = await session.Client.GetAsync("/ui/api/llm-obs/v1/experiments/no-such-experiment/summary");
+        Assert.Equal(404, (int)(await missing.ExpectAsync(HttpStatusCode.NotFound))["status"]!);
+        await (await session.Client.GetAsync("/ui/api/llm-obs/v1/experiments/no-such-experiment/spans")).ExpectAsync(HttpStatusCode.NotFound);
+
+        // A read-only Datadog key may read both.
+        using var reader = await ConsoleClient.SignInAsync(Server.BaseAddress, await Server.AddCredentialAsync(CredentialKinds.DatadogAppKey, "read"));
+        await (await reader.Client.GetAsync($"{url}/summary")).ExpectAsync(HttpStatusCode.OK);
+        await (await reader.Client.GetAsync($"{url}/spans")).ExpectAsync(HttpStatusCode.OK);
     }
 
     [Fact]

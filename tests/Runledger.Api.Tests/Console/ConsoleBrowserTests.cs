@@ -385,6 +385,30 @@ public abstract class ConsoleBrowserTests(ConsoleBrowser fixture)
         await Expect(page.Locator("tr[data-span='s1'] td.span-io")).ToHaveTextAsync(["{\"q\":\"hi\"}", "hello"]);
         await Expect(page.Locator("tr[data-span='s2'] td.span-io").Nth(1)).ToHaveTextAsync("boom");
         await Expect(page.Locator("tr[data-span='s2']")).ToContainTextAsync("faithfulness: 0.3 (fail), tone: rude");
+        await Expect(page.Locator("#spans-next")).ToHaveCountAsync(0);
+
+        // 60 more spans (faithfulness 0.5 each): 62 in all, 50 a page; the summary is the server's, over all of them.
+        await (await Server.Datadog.PostAsync($"{LlmObs.V1}/experiments/{experiment}/events", EventTests.Push(project, 60))).ExpectAsync(HttpStatusCode.Accepted);
+        await page.ReloadAsync();
+        await Expect(page.Locator("#span-counts")).ToHaveTextAsync("62 (1 with errors)");
+        await Expect(page.Locator("tr[data-metric='faithfulness'] td")).ToHaveTextAsync(["faithfulness", "score", "62", "0.503", "0.3", "0.9", "", "pass ×1, fail ×1"]);
+        await Expect(page.Locator("tr[data-span]")).ToHaveCountAsync(50);
+        await Expect(page.Locator("#span-range")).ToHaveTextAsync("Spans 1–50 of 62");
+        await Expect(page.Locator("#spans-previous")).ToHaveCountAsync(0);
+
+        // By keyboard: Tab to Next, Enter; the focus stays on the pager.
+        await TabToAsync(page, "#spans-next");
+        await page.Keyboard.PressAsync("Enter");
+        await Expect(page.Locator("#span-range")).ToHaveTextAsync("Spans 51–62 of 62");
+        await Expect(page.Locator("tr[data-span]")).ToHaveCountAsync(12);
+        await Expect(page.Locator("tr[data-span='span-59']")).ToBeVisibleAsync();
+        await Expect(page.Locator("#spans-next")).ToHaveCountAsync(0);
+        await Expect(page.Locator("#spans-previous")).ToBeFocusedAsync();
+        await fixture.ScreenshotAsync(page, "llm-experiment-page-2");
+        await page.Keyboard.PressAsync("Enter");
+        await Expect(page.Locator("#span-range")).ToHaveTextAsync("Spans 1–50 of 62");
+        await Expect(page.Locator("tr[data-span='s1']")).ToBeVisibleAsync();
+        await Expect(page.Locator("tr[data-metric='faithfulness'] td").Nth(2)).ToHaveTextAsync("62");
         Assert.Empty(errors);
     }
 

@@ -132,23 +132,58 @@ export async function datasetPage(projectId, datasetId) {
 
 const clip = (v, n = 120) => { const t = show(v); return t.length > n ? t.slice(0, n - 1) + '…' : t; };
 
+const valueOf = m => m.score_value ?? m.categorical_value ?? m.boolean_value ?? (m.json_value ? JSON.stringify(m.json_value) : '');
+const tally = (counts, others = 0) => [...counts.map(c => `${c.value} ×${num(c.count)}`), ...(others > 0 ? [`${num(others)} other`] : [])].join(', ');
+const SPAN_PAGE = 50;
+
+// The summary is aggregated on the server over every event; the spans come a page at a time
+// (keyset cursor), and Previous/Next redraw only the spans, so the summary is read once per visit.
 export async function experimentPage(projectId, experimentId) {
-  const p = encodeURIComponent(projectId);
-  const [events, experiments] = await Promise.all([
-    api('GET', `${V1}/experiments/${encodeURIComponent(experimentId)}/events`),
-    api('GET', `${V1}/experiments?filter[project_id]=${p}&filter[id]=${encodeURIComponent(experimentId)}&include[dataset_names]=true`).catch(error => { if (error instanceof StaleNavigation) throw error; return { data: [] }; }),
+  const p = encodeURIComponent(projectId), x = encodeURIComponent(experimentId);
+  const [summary, first, experiments] = await Promise.all([
+    api('GET', `${V1}/experiments/${x}/summary`),
+    api('GET', `${V1}/experiments/${x}/spans?limit=${SPAN_PAGE}`),
+    api('GET', `${V1}/experiments?filter[project_id]=${p}&filter[id]=${x}&include[dataset_names]=true`).catch(error => { if (error instanceof StaleNavigation) throw error; return { data: [] }; }),
   ]);
-  const experiment = experiments.data.find(x => x.id === experimentId);
-  const { spans, summary_metrics: summary } = events.data.attributes;
-  const metrics = [...spans.flatMap(s => s.eval_metrics), ...summary];
-  const byLabel = new Map();
-  for (const m of metrics) {
-    if (!byLabel.has(m.label)) byLabel.set(m.label, []);
-    byLabel.get(m.label).push(m);
-  }
-  const valueOf = m => m.score_value ?? m.categorical_value ?? m.boolean_value ?? (m.json_value ? JSON.stringify(m.json_value) : '');
-  const tally = values => Object.entries(values.reduce((acc, v) => ({ ...acc, [v]: (acc[v] || 0) + 1 }), {})).map(([k, v]) => `${k} ×${v}`).join(', ');
-  const errors = spans.filter(s => s.status === 'error').length;
+  const experiment = experiments.data.find(e => e.id === experimentId);
+  const level = summary.experiment_metrics;
+  const spansBox = h('section', { id: 'spans', 'aria-labelledby': 'h-spans' });
+  // cursors[i] is the cursor that loads page i ('' for the first).
+  const cursors = [''];
+  const showSpans = (page, index, focus) => {
+    const from = index * SPAN_PAGE + 1, to = index * SPAN_PAGE + page.spans.length;
+    const go = (target, id) => async () => {
+      const buttons = spansBox.querySelectorAll('button');
+      buttons.forEach(b => { b.disabled = true; });
+      try {
+        const next = await api('GET', `${V1}/experiments/${x}/spans?limit=${SPAN_PAGE}${cursors[target] ? '&cursor=' + encodeURIComponent(cursors[target]) : ''}`);
+        showSpans(next, target, id);
+      } catch (error) {
+        if (error instanceof StaleNavigation) return;
+        buttons.forEach(b => { b.disabled = false; });
+        spansBox.append(errorBox(error));
+      }
+    };
+    if (page.next_cursor) cursors[index + 1] = page.next_cursor;
+    const pager = h('div', { class: 'row', role: 'group', 'aria-label': 'Span pages' },
+      index > 0 ? h('button', { type: 'button', id: 'spans-previous', onclick: go(index - 1, 'spans-previous') }, '← Previous') : '',
+      page.next_cursor ? h('button', { type: 'button', id: 'spans-next', onclick: go(index + 1, 'spans-next') }, 'Next →') : '',
+      h('span', { class: 'muted', id: 'span-range', 'aria-live': 'polite' },
+        page.spans.length ? `Spans ${num(from)}–${num(to)} of ${num(summary.spans)}` : ''));
+    spansBox.replaceChildren(
+      h('h2', { id: 'h-spans' }, `Spans (${num(summary.spans)})`),
+      page.spans.length === 0 ? empty(index === 0 ? 'No events yet (POST /api/v2/llm-obs/v1/experiments/{id}/events).' : 'No more spans.') :
+        table(['Span', 'Name', 'Status', { label: 'Duration (ms)', num: true }, 'Input', 'Output', 'Evaluations'], page.spans.map(s => h('tr', { 'data-span': s.span_id },
+          h('td', {}, h('code', {}, s.span_id)), h('td', {}, s.name), h('td', {}, badge(s.status)),
+          h('td', { class: 'num' }, (s.duration / 1e6).toFixed(1)),
+          h('td', { class: 'span-io' }, clip(s.meta?.input)),
+          h('td', { class: 'span-io' }, s.meta?.error ? h('span', { class: 's-failed' }, clip(s.meta.error.message ?? s.meta.error)) : clip(s.meta?.output)),
+          h('td', {}, s.eval_metrics.map(m => `${m.label}: ${valueOf(m)}${m.assessment ? ` (${m.assessment})` : ''}`).join(', ')))), { label: 'Spans' }),
+      page.spans.length || index > 0 ? pager : '');
+    // Keep the keyboard where it was: on the same button, or on the other one when this end has none.
+    if (focus) (document.getElementById(focus) ?? spansBox.querySelector('button'))?.focus();
+  };
+  showSpans(first, 0, null);
   render(
     h('div', { class: 'crumbs' }, h('a', { href: '#/llm' }, 'Projects'), ' / ', h('a', { href: `#/llm/${p}` }, projectId), ' / ', experiment?.attributes.name ?? experimentId),
     h('h1', {}, 'Experiment ', experiment ? experiment.attributes.name : h('code', {}, experimentId), experiment ? [' ', badge(experiment.attributes.status)] : ''),
@@ -156,29 +191,19 @@ export async function experimentPage(projectId, experimentId) {
       h('dt', {}, 'Id'), h('dd', {}, h('code', {}, experimentId)),
       h('dt', {}, 'Dataset'), h('dd', {}, experiment.attributes.dataset_name ?? experiment.attributes.dataset_id ?? '–'),
       h('dt', {}, 'Created'), h('dd', {}, when(experiment.attributes.created_at)),
-      h('dt', {}, 'Spans'), h('dd', { id: 'span-counts' }, `${num(spans.length)} (${num(errors)} with errors)`)) : '',
+      h('dt', {}, 'Spans'), h('dd', { id: 'span-counts' }, `${num(summary.spans)} (${num(summary.error_spans)} with errors)`)) : '',
     h('h2', {}, 'Score summary'),
-    byLabel.size === 0 ? empty('No evaluation metrics yet.') :
+    summary.metrics.length === 0 ? empty('No evaluation metrics yet.') :
       table(['Metric', 'Type', { label: 'Count', num: true }, { label: 'Mean', num: true }, { label: 'Min', num: true }, { label: 'Max', num: true }, 'Values', 'Assessments'],
-        [...byLabel].map(([label, list]) => {
-          const scores = list.map(m => m.score_value).filter(v => typeof v === 'number');
-          return h('tr', { 'data-metric': label },
-            h('td', {}, label), h('td', {}, list[0].metric_type), h('td', { class: 'num' }, list.length),
-            h('td', { class: 'num' }, scores.length ? (scores.reduce((a, b) => a + b, 0) / scores.length).toFixed(3) : '–'),
-            h('td', { class: 'num' }, scores.length ? Math.min(...scores) : '–'),
-            h('td', { class: 'num' }, scores.length ? Math.max(...scores) : '–'),
-            h('td', {}, tally(list.filter(m => m.score_value === null || m.score_value === undefined).map(m => String(valueOf(m))))),
-            h('td', {}, tally(list.filter(m => m.assessment).map(m => m.assessment))));
-        }), { label: 'Score summary' }),
-    summary.length === 0 ? '' : [h('h2', {}, 'Experiment-level metrics'),
-      table(['Metric', 'Type', 'Value', 'Assessment', 'Reasoning'], summary.map(m => h('tr', { 'data-summary-metric': m.label },
+        summary.metrics.map(m => h('tr', { 'data-metric': m.label },
+          h('td', {}, m.label), h('td', {}, m.metric_type), h('td', { class: 'num' }, num(m.count)),
+          h('td', { class: 'num' }, m.scores ? m.mean.toFixed(3) : '–'),
+          h('td', { class: 'num' }, m.scores ? m.min : '–'),
+          h('td', { class: 'num' }, m.scores ? m.max : '–'),
+          h('td', {}, tally(m.values, m.other_values)),
+          h('td', {}, tally(m.assessments)))), { label: 'Score summary' }),
+    level.length === 0 ? '' : [h('h2', {}, 'Experiment-level metrics'),
+      table(['Metric', 'Type', 'Value', 'Assessment', 'Reasoning'], level.map(m => h('tr', { 'data-summary-metric': m.label },
         h('td', {}, m.label), h('td', {}, m.metric_type), h('td', {}, clip(valueOf(m))), h('td', {}, m.assessment ?? ''), h('td', {}, m.reasoning ?? ''))), { label: 'Experiment-level metrics' })],
-    h('h2', {}, `Spans (${num(spans.length)})`),
-    spans.length === 0 ? empty('No events yet (POST /api/v2/llm-obs/v1/experiments/{id}/events).') :
-      table(['Span', 'Name', 'Status', { label: 'Duration (ms)', num: true }, 'Input', 'Output', 'Evaluations'], spans.map(s => h('tr', { 'data-span': s.span_id },
-        h('td', {}, h('code', {}, s.span_id)), h('td', {}, s.name), h('td', {}, badge(s.status)),
-        h('td', { class: 'num' }, (s.duration / 1e6).toFixed(1)),
-        h('td', { class: 'span-io' }, clip(s.meta?.input)),
-        h('td', { class: 'span-io' }, s.meta?.error ? h('span', { class: 's-failed' }, clip(s.meta.error.message ?? s.meta.error)) : clip(s.meta?.output)),
-        h('td', {}, s.eval_metrics.map(m => `${m.label}: ${valueOf(m)}${m.assessment ? ` (${m.assessment})` : ''}`).join(', ')))), { label: 'Spans' }));
+    spansBox);
 }

@@ -177,7 +177,7 @@ public static class EventEndpoints
         }
     }
 
-    private static List<SpanWithEvals> Join(IReadOnlyList<ExperimentSpanRow> spans, IReadOnlyList<ExperimentMetricRow> metrics)
+    internal static List<SpanWithEvals> Join(IReadOnlyList<ExperimentSpanRow> spans, IReadOnlyList<ExperimentMetricRow> metrics)
     {
         var bySpan = metrics.ToLookup(m => m.SpanId, StringComparer.Ordinal);
         return spans.Select(s => new SpanWithEvals(
@@ -193,7 +193,7 @@ public static class EventEndpoints
             bySpan[s.SpanId].Select(m => Metric(m, s.TraceId, "custom")).ToList())).ToList();
     }
 
-    private static List<EvalMetricEvent> Summary(IReadOnlyList<ExperimentMetricRow> metrics) =>
+    internal static List<EvalMetricEvent> Summary(IReadOnlyList<ExperimentMetricRow> metrics) =>
         metrics.Select(m => Metric(m, null, "summary")).ToList();
 
     private static EvalMetricEvent Metric(ExperimentMetricRow m, string? traceId, string source) => new(
