@@ -188,3 +188,46 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
             owner._lines.Enqueue(formatter(state, exception));
     }
 }
+
+/// <summary>
+/// The request log: refused and failed requests always get their line (with the id the error body
+/// quotes); successful ones only when the operator asks for an access log (Debug).
+/// </summary>
+public sealed partial class RequestLogTests
+{
+    [Theory]
+    [InlineData(Provider.Sqlite, false)]
+    [InlineData(Provider.Postgres, false)]
+    [InlineData(Provider.Sqlite, true)]
+    public async Task FailedRequestsAlwaysLogged_SuccessfulOnesOnlyAtDebug(Provider provider, bool accessLog)
+    {
+        var log = new CapturingLoggerProvider();
+        var settings = new Dictionary<string, string?> { ["Logging:LogLevel:Runledger"] = "Information" };
+        if (accessLog)
+        {
+            settings["Logging:LogLevel:Runledger.Server.Hosting.RequestLogging"] = "Debug";
+        }
+
+        await using var server = await TestServer.StartAsync(provider, settings, services => services.AddSingleton<ILoggerProvider>(log));
+        // The first request of a fresh server may take a second (JIT) and is then logged as slow.
+        await (await server.Admin.GetAsync("/v2/admin/resourceGroups")).ExpectAsync(HttpStatusCode.OK);
+        var ok = await server.Admin.GetAsync("/v2/admin/resourceGroups");
+        await ok.ExpectAsync(HttpStatusCode.OK);
+        var missing = await server.Admin.GetAsync("/v2/admin/resourceGroups/no-such-group");
+        await missing.ExpectAsync(HttpStatusCode.NotFound);
+
+        await log.WaitForAsync(line => line.Contains("GET /v2/admin/resourceGroups/no-such-group -> 404", StringComparison.Ordinal) && line.Contains(missing.RequestId(), StringComparison.Ordinal));
+        if (accessLog)
+        {
+            await log.WaitForAsync(line => line.Contains("GET /v2/admin/resourceGroups -> 200", StringComparison.Ordinal) && line.Contains(ok.RequestId(), StringComparison.Ordinal));
+        }
+        else
+        {
+            // Unless it was slow (one second or more), which a loaded machine can make it.
+            Assert.DoesNotContain(log.Lines, line => line.Contains(ok.RequestId(), StringComparison.Ordinal) && !SlowLine().IsMatch(line));
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"-> 200 in [0-9]{4,}\.[0-9] ms")]
+    private static partial System.Text.RegularExpressions.Regex SlowLine();
+}
