@@ -45,6 +45,20 @@ public abstract class RecordListCacheTests(ClockedServer fixture)
         }))).ExpectAsync(HttpStatusCode.OK);
         Assert.Equal("""{"k":"v2"}""", (await ListAsync(project, dataset)).Single(r => (string)r!["id"]! == ids[0])!["metadata"]!.ToJsonString());
 
+        // A CSV upload that overwrites a record (same input and expected output, new metadata).
+        var input = (await ListAsync(project, dataset)).Single(r => (string)r!["id"]! == ids[2])!["input"]!.ToJsonString();
+        var csv = "id,input,expected_output,metadata\r\n" + ids[2] + ",\"" + input.Replace("\"", "\"\"", StringComparison.Ordinal) + "\",a2,\"{\"\"k\"\":\"\"csv\"\"}\"\r\n";
+        using (var form = new MultipartFormDataContent())
+        {
+            var file = new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes(csv));
+            file.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/csv");
+            form.Add(file, "file", "records.csv");
+            var upload = await Client.PostAsync($"/api/v2/llm-obs/v2/{project}/datasets/{dataset}/records/upload", form);
+            Assert.Contains("event: completed", await upload.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal("""{"k":"csv"}""", (await ListAsync(project, dataset)).Single(r => (string)r!["id"]! == ids[2])!["metadata"]!.ToJsonString());
+
         // A dataset rename in between must not take updated_at back to a state the cache has seen.
         await (await Client.PatchAsync($"{V1}/{project}/datasets/{dataset}", Http.JsonApi("datasets", new JsonObject { ["name"] = "renamed-" + dataset })))
             .ExpectAsync(HttpStatusCode.OK);
@@ -73,8 +87,9 @@ public abstract class RecordListCacheTests(ClockedServer fixture)
         Assert.Empty(await ListAsync(project, dataset, "?page[limit]=2&page[cursor]=" + Uri.EscapeDataString(cursor)));
         Assert.Equal(more.Append(ids[0]).Where(id => id != second[0]).Order(StringComparer.Ordinal), Ids(await ListAsync(project, dataset)).Order(StringComparer.Ordinal));
 
-        // Restoring an earlier version brings its records back at once (version 1 lost ids[1] in place above).
-        var versionOne = new[] { ids[0], ids[2] }.Order(StringComparer.Ordinal).ToList();
+        // Restoring an earlier version brings its records back at once (version 1: the three appended;
+        // the upload made version 2, which the in-place batch_update then changed).
+        var versionOne = ids.Order(StringComparer.Ordinal).ToList();
         await (await Client.PostAsync($"{V1}/{project}/datasets/{dataset}/restore", Http.Json(
             $$$$"""{"data":{"id":"{{{{dataset}}}}","type":"datasets","attributes":{"dataset_version":1}}}"""))).ExpectAsync(HttpStatusCode.OK);
         Assert.Equal(versionOne, Ids(await ListAsync(project, dataset)).Order(StringComparer.Ordinal));

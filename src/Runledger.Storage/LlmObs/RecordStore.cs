@@ -423,6 +423,11 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit, IDeletion
         {
             await DatasetStore.BumpVersionAsync(connection, transaction, datasetId, version, newId(), now, cancellationToken);
         }
+        else if (written.Count > 0)
+        {
+            // Rows rewritten in place (an overwrite that changes only metadata): no version, but a change.
+            await DatasetStore.TouchAsync(connection, transaction, datasetId, now, cancellationToken);
+        }
 
         await transaction.CommitAsync(cancellationToken);
         return new RecordBatchResult(RecordOutcome.Done, -1, version, version != current, written, 0, skipped) { Created = created };
