@@ -212,17 +212,17 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit, IDeletion
         var cursor = after is null ? "" : "AND (created_at < @afterCreated OR (created_at = @afterCreated AND id < @afterId))";
         await using var command = connection.CreateCommand();
         command.CommandText = $"SELECT {Columns} FROM llm_records WHERE dataset_id = @datasetId AND {live} {cursor} ORDER BY created_at DESC, id DESC LIMIT @limit";
-        AddParameter(command, "datasetId", datasetId);
-        AddParameter(command, "limit", limit);
+        command.AddParameter("datasetId", datasetId);
+        command.AddParameter("limit", limit);
         if (version is { } v)
         {
-            AddParameter(command, "version", v);
+            command.AddParameter("version", v);
         }
 
         if (after is not null)
         {
-            AddParameter(command, "afterCreated", after.CreatedAt);
-            AddParameter(command, "afterId", after.Id);
+            command.AddParameter("afterCreated", after.CreatedAt);
+            command.AddParameter("afterId", after.Id);
         }
 
         var rows = new List<RecordRow>(Math.Min(limit, 1_000));
@@ -240,8 +240,8 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit, IDeletion
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = $"SELECT {Columns} FROM llm_records WHERE dataset_id = @datasetId AND version_from <= @version AND (version_to IS NULL OR version_to > @version) ORDER BY created_at DESC, id DESC";
-        AddParameter(command, "datasetId", datasetId);
-        AddParameter(command, "version", version);
+        command.AddParameter("datasetId", datasetId);
+        command.AddParameter("version", version);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -267,14 +267,6 @@ public sealed class RecordStore(IDatabase database, IAuditStore audit, IDeletion
         CreatedAt = reader.GetInt64(9),
         UpdatedAt = reader.GetInt64(10),
     };
-
-    private static void AddParameter(DbCommand command, string name, object value)
-    {
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = name;
-        parameter.Value = value;
-        command.Parameters.Add(parameter);
-    }
 
     public async Task<RecordBatchResult> ApplyAsync(string projectId, string datasetId, RecordBatch batch, RecordActor actor, long now, Func<string> newId, RecordHoldCheck? holds, CancellationToken cancellationToken)
     {

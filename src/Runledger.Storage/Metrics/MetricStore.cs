@@ -301,10 +301,7 @@ public sealed class MetricStore(IDatabase database) : IMetricStore
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT ts, step, seq, name, value, labels FROM metric_points WHERE resource_id = @resourceId ORDER BY ts, step, seq";
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = "resourceId";
-        parameter.Value = resourceId;
-        command.Parameters.Add(parameter);
+        command.AddParameter("resourceId", resourceId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -356,16 +353,16 @@ public sealed class MetricStore(IDatabase database) : IMetricStore
         {
             await using var command = connection.CreateCommand();
             command.CommandText = sql;
-            AddParameter(command, "resourceId", resourceId);
-            AddParameter(command, "name", name);
+            command.AddParameter("resourceId", resourceId);
+            command.AddParameter("name", name);
             if (fromTs is not null)
             {
-                AddParameter(command, "fromTs", fromTs.Value);
+                command.AddParameter("fromTs", fromTs.Value);
             }
 
             if (toTs is not null)
             {
-                AddParameter(command, "toTs", toTs.Value);
+                command.AddParameter("toTs", toTs.Value);
             }
 
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -375,13 +372,5 @@ public sealed class MetricStore(IDatabase database) : IMetricStore
                     resourceId, reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetString(3), reader.GetDouble(4), reader.IsDBNull(5) ? null : reader.GetString(5));
             }
         }
-    }
-
-    private static void AddParameter(System.Data.Common.DbCommand command, string name, object value)
-    {
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = name;
-        parameter.Value = value;
-        command.Parameters.Add(parameter);
     }
 }
