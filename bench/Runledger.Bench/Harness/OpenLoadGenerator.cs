@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using Runledger.Bench.Report;
@@ -20,6 +21,7 @@ internal sealed class OpenLoadGenerator : IDisposable
     /// <summary>Requests still unanswered this long after the last one was due are counted as errors.</summary>
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan MinimumWait = TimeSpan.FromMilliseconds(1);
     private readonly HttpClient _http;
     private readonly int _maxInFlight;
 
@@ -55,9 +57,31 @@ internal sealed class OpenLoadGenerator : IDisposable
     {
         var count = Math.Max(1, (long)Math.Ceiling(ratePerSecond * duration.TotalSeconds));
         var run = new Run(count, mix.Count);
-        var ticksPerRequest = Stopwatch.Frequency / ratePerSecond;
-        var tasks = new List<Task>((int)Math.Min(count, 1_000_000));
         var start = Stopwatch.GetTimestamp();
+        // The schedule runs on a thread of its own, not on the thread pool: a continuation queued
+        // behind the pool's socket work left requests several milliseconds late.
+        var scheduled = await Task.Factory.StartNew(
+            () => Schedule(mix, ratePerSecond, count, start, run, stopScheduling, cancellationToken),
+            cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+        var schedulingEnded = Stopwatch.GetTimestamp();
+        run.EndScheduling();
+        try
+        {
+            await run.Drained.WaitAsync(DrainTimeout, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            // Counted below: whatever has not completed is an error.
+        }
+
+        return run.Result(scheduled, ratePerSecond, Stopwatch.GetElapsedTime(start, schedulingEnded));
+    }
+
+    private long Schedule(
+        IReadOnlyList<OpenLoadRequest> mix, double ratePerSecond, long count, long start, Run run, CancellationToken stopScheduling, CancellationToken cancellationToken)
+    {
+        var ticksPerRequest = Stopwatch.Frequency / ratePerSecond;
         long scheduled = 0;
         while (scheduled < count && (scheduled == 0 || !stopScheduling.IsCancellationRequested))
         {
@@ -74,8 +98,9 @@ internal sealed class OpenLoadGenerator : IDisposable
                 }
                 else
                 {
+                    // Not kept in a list: each finished task would hold its request and response until the run ends.
                     Interlocked.Increment(ref run.InFlight);
-                    tasks.Add(SendAsync(mix[kind], kind, scheduled, due, run, cancellationToken));
+                    _ = SendAsync(mix[kind], kind, scheduled, due, run, cancellationToken);
                 }
 
                 scheduled++;
@@ -83,29 +108,19 @@ internal sealed class OpenLoadGenerator : IDisposable
 
             if (scheduled < count)
             {
-                var next = start + (long)(scheduled * ticksPerRequest);
-                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), next);
+                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), start + (long)(scheduled * ticksPerRequest));
                 if (wait > TimeSpan.Zero)
                 {
-                    // The timer wakes about every millisecond: requests due meanwhile leave late,
-                    // and that lateness is part of their latency (see the send-lag figure).
-                    await Task.Delay(wait, cancellationToken);
+                    // Never less than 1 ms: sleeps are whole milliseconds, and an earlier version
+                    // whose sub-millisecond waits returned at once spun and burnt one of the two
+                    // cores the server runs on. Requests due during the sleep leave late, and that
+                    // lateness is part of their latency (see the send-lag figure).
+                    cancellationToken.WaitHandle.WaitOne(wait < MinimumWait ? MinimumWait : wait);
                 }
             }
         }
 
-        var schedulingEnded = Stopwatch.GetTimestamp();
-        var all = Task.WhenAll(tasks);
-        try
-        {
-            await all.WaitAsync(DrainTimeout, cancellationToken);
-        }
-        catch (TimeoutException)
-        {
-            // Counted below: whatever has not completed is an error.
-        }
-
-        return run.Result(scheduled, ratePerSecond, Stopwatch.GetElapsedTime(start, schedulingEnded));
+        return scheduled;
     }
 
     private async Task SendAsync(OpenLoadRequest request, int kind, long index, long due, Run run, CancellationToken cancellationToken)
@@ -116,11 +131,14 @@ internal sealed class OpenLoadGenerator : IDisposable
         try
         {
             using var message = request.Build(index);
-            using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseContentRead, cancellationToken);
-            var done = Stopwatch.GetTimestamp();
+            using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             if (response.StatusCode == request.Expected)
             {
-                run.Succeed(index, done - due, sent - due);
+                // The whole body is read (latency runs to its last byte) into a pooled buffer and
+                // dropped: buffering every answer in a fresh array cost the generator as much CPU
+                // as the server spent making it, on the same two cores.
+                await DrainAsync(response.Content, cancellationToken);
+                run.Succeed(index, Stopwatch.GetTimestamp() - due, sent - due);
             }
             else
             {
@@ -136,9 +154,30 @@ internal sealed class OpenLoadGenerator : IDisposable
         {
             run.Fail(index, kind, $"no answer within {RequestTimeout.TotalSeconds:0} s");
         }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Nobody awaits this task: whatever went wrong is counted, never lost.
+            run.Fail(index, kind, $"{ex.GetType().Name}: {ex.Message}");
+        }
         finally
         {
-            Interlocked.Decrement(ref run.InFlight);
+            run.Answered();
+        }
+    }
+
+    private static async Task DrainAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            await using var body = await content.ReadAsStreamAsync(cancellationToken);
+            while (await body.ReadAsync(buffer, cancellationToken) > 0)
+            {
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -154,7 +193,29 @@ internal sealed class OpenLoadGenerator : IDisposable
         private readonly byte[] _state = new byte[count];
         private readonly long[] _errorsByKind = new long[kinds];
         private readonly List<string> _errorSamples = [];
+        private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _schedulingEnded;
         public int InFlight;
+
+        /// <summary>Completes once scheduling has ended and no request is in flight.</summary>
+        public Task Drained => _drained.Task;
+
+        public void Answered()
+        {
+            if (Interlocked.Decrement(ref InFlight) == 0 && Volatile.Read(ref _schedulingEnded) == 1)
+            {
+                _drained.TrySetResult();
+            }
+        }
+
+        public void EndScheduling()
+        {
+            Volatile.Write(ref _schedulingEnded, 1);
+            if (Volatile.Read(ref InFlight) == 0)
+            {
+                _drained.TrySetResult();
+            }
+        }
 
         public void Succeed(long index, long latency, long lag)
         {

@@ -26,7 +26,7 @@ internal sealed class ReadsDuringCascadeScenario : IScenario
         var rate = context.Size(2_000, 200);
         var idle = TimeSpan.FromSeconds(context.Size(10, 0.5));
         var maxDuring = TimeSpan.FromSeconds(context.Size(120, 10));
-        var warmup = TimeSpan.FromSeconds(context.Size(3, 0.25));
+        var warmup = TimeSpan.FromSeconds(context.Size(10, 0.25));
         result.Parameter("metric points cascaded", points);
         ReadWorkload.Describe(result, executions, records);
         result.Parameter("rate", $"{rate:N0} requests/s in all, fixed (open model), the two reads alternating");
