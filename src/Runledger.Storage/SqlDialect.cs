@@ -12,6 +12,28 @@ public abstract class SqlDialect
     // process-wide Dapper settings. Columns are snake_case, row types PascalCase.
     static SqlDialect() => Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
 
+    /// <summary>
+    /// Runs a SELECT of at most one row with these <c>@name</c> parameters and maps the row, or
+    /// answers null when there is none: for reads on every request (one execution, one dataset).
+    /// SQLite keeps the statement prepared on its native connection, since compiling it cost about
+    /// as much as running it; here, a plain command.
+    /// </summary>
+    public virtual async ValueTask<T?> QueryRowAsync<T>(
+        DbConnection connection, DbTransaction? transaction, string sql, IReadOnlyList<RowParameter> parameters, Func<IRowReader, T> map, CancellationToken cancellationToken)
+        where T : class
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var parameter in parameters)
+        {
+            command.AddParameter(parameter.Name, parameter.Value);
+        }
+
+        await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SingleRow, cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? map(new DataReaderRow(reader)) : null;
+    }
+
     /// <summary>Appended to a claim query so that several nodes never claim the same row.</summary>
     public abstract string SkipLockedClause { get; }
 

@@ -1,10 +1,7 @@
 using Dapper;
 using Microsoft.Extensions.Logging.Abstractions;
 using Runledger.Api.Tests.Support;
-using Runledger.Storage;
 using Runledger.Storage.Migrations;
-using Runledger.Storage.Postgres;
-using Runledger.Storage.Sqlite;
 
 namespace Runledger.Api.Tests;
 
@@ -16,7 +13,7 @@ public sealed class MigrationTests
     [InlineData(Provider.Postgres)]
     public async Task EmptyStore_AppliesAllThenNothingOnRestart(Provider provider)
     {
-        await using var store = await EmptyStoreAsync(provider);
+        await using var store = await EmptyStore.CreateAsync(provider);
         var runner = new MigrationRunner(store.Database, TimeProvider.System, NullLogger<MigrationRunner>.Instance);
         Assert.Equal(-1, await runner.CurrentVersionAsync(CancellationToken.None));
 
@@ -40,51 +37,9 @@ public sealed class MigrationTests
     [InlineData(Provider.Postgres)]
     public async Task SeveralNodesAtOnce_EachMigrationAppliedExactlyOnce(Provider provider)
     {
-        await using var store = await EmptyStoreAsync(provider);
+        await using var store = await EmptyStore.CreateAsync(provider);
         var runners = Enumerable.Range(0, 4).Select(_ => new MigrationRunner(store.Reopen(), TimeProvider.System, NullLogger<MigrationRunner>.Instance)).ToList();
         var applied = await Task.WhenAll(runners.Select(r => Task.Run(() => r.ApplyAsync(CancellationToken.None))));
         Assert.Equal(store.Database.Migrations.Count, applied.Sum());
-    }
-
-    private static async Task<EmptyStore> EmptyStoreAsync(Provider provider)
-    {
-        if (provider == Provider.Postgres)
-        {
-            var connectionString = await Postgres.CreateDatabaseAsync();
-            return new EmptyStore(PostgresDatabase.Create(connectionString), () => PostgresDatabase.Create(connectionString), async () => await Postgres.DropDatabaseAsync(connectionString));
-        }
-
-        var dir = Path.Combine(Path.GetTempPath(), "runledger-tests", Guid.NewGuid().ToString("N"));
-        var file = Path.Combine(dir, "runledger.db");
-        return new EmptyStore(new SqliteDatabase(file), () => new SqliteDatabase(file), () =>
-        {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            Directory.Delete(dir, recursive: true);
-            return Task.CompletedTask;
-        });
-    }
-
-    private sealed class EmptyStore(IDatabase database, Func<IDatabase> reopen, Func<Task> cleanup) : IAsyncDisposable
-    {
-        private readonly List<IDatabase> _opened = [database];
-
-        public IDatabase Database => database;
-
-        public IDatabase Reopen()
-        {
-            var another = reopen();
-            _opened.Add(another);
-            return another;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            foreach (var opened in _opened.OfType<IAsyncDisposable>())
-            {
-                await opened.DisposeAsync();
-            }
-
-            await cleanup();
-        }
     }
 }

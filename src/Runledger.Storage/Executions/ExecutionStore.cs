@@ -133,11 +133,38 @@ public sealed class ExecutionStore(IDatabase database) : IExecutionStore
 
     public async Task<ExecutionRow?> GetAsync(string resourceGroup, string id, CancellationToken cancellationToken)
     {
+        // Read on every GET of an execution: a kept statement and a mapping by ordinal, not the mapper.
         await using var connection = await database.OpenAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<ExecutionRow>(new CommandDefinition(
-            $"SELECT {Columns} FROM executions WHERE resource_group = @resourceGroup AND id = @id",
-            new { resourceGroup, id }, cancellationToken: cancellationToken));
+        return await database.Dialect.QueryRowAsync(
+            connection, null, GetSql, [RowParameter.Of("@resourceGroup", resourceGroup), RowParameter.Of("@id", id)], ReadRow, cancellationToken);
     }
+
+    private const string GetSql = $"SELECT {Columns} FROM executions WHERE resource_group = @resourceGroup AND id = @id";
+
+    /// <summary>One row of <see cref="Columns"/>, in that order.</summary>
+    private static ExecutionRow ReadRow(IRowReader row) => new()
+    {
+        Id = row.GetString(0),
+        ResourceGroup = row.GetString(1),
+        ConfigurationId = row.GetString(2),
+        ConfigurationName = row.GetNullableString(3),
+        ScenarioId = row.GetNullableString(4),
+        ExecutableId = row.GetNullableString(5),
+        TargetStatus = row.GetString(6),
+        Status = row.GetString(7),
+        StatusMessage = row.GetNullableString(8),
+        StatusDetails = row.GetNullableString(9),
+        CreatedAt = row.GetInt64(10),
+        ModifiedAt = row.GetInt64(11),
+        SubmissionTime = row.GetNullableInt64(12),
+        StartTime = row.GetNullableInt64(13),
+        CompletionTime = row.GetNullableInt64(14),
+        StopRequestedAt = row.GetNullableInt64(15),
+        DeletingJobId = row.GetNullableString(16),
+        RunnerNode = row.GetNullableString(17),
+        RunnerLeaseUntil = row.GetNullableInt64(18),
+        ExitCode = row.GetNullableInt64(19),
+    };
 
     public async Task<IReadOnlyList<ExecutionRow>> ListAsync(ExecutionQuery query, CancellationToken cancellationToken)
     {

@@ -412,7 +412,7 @@ public sealed class DatasetStore(IDatabase database) : IDatasetStore
     /// transaction already excludes other writers), then reads it: the values a concurrent writer
     /// committed before the lock was granted, never older ones.
     /// </summary>
-    internal static async Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> LockRowAsync(DbConnection connection, DbTransaction transaction, string orgId, string projectId, string datasetId, CancellationToken cancellationToken)
+    internal async Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> LockRowAsync(DbConnection connection, DbTransaction transaction, string orgId, string projectId, string datasetId, CancellationToken cancellationToken)
     {
         await connection.ExecuteAsync(new CommandDefinition(
             $"UPDATE llm_datasets SET current_version = current_version WHERE id = @datasetId AND project_id = @projectId AND org_id = @orgId AND {VisibleSql}",
@@ -425,13 +425,33 @@ public sealed class DatasetStore(IDatabase database) : IDatasetStore
             "SELECT COUNT(*) FROM llm_projects WHERE id = @projectId AND org_id = @orgId AND deleting_job_id IS NULL",
             new { orgId, projectId }, transaction, cancellationToken: cancellationToken)) > 0;
 
-    internal static Task<DatasetRow?> GetAsync(DbConnection connection, DbTransaction? transaction, string orgId, string projectId, string datasetId, CancellationToken cancellationToken) =>
-        connection.QuerySingleOrDefaultAsync<DatasetRow>(new CommandDefinition(
-            $"SELECT {Columns} FROM llm_datasets WHERE id = @datasetId AND project_id = @projectId AND org_id = @orgId AND {VisibleSql}",
-            new { orgId, projectId, datasetId }, transaction, cancellationToken: cancellationToken));
+    /// <summary>Read on every request about a dataset or its records: a kept statement and a mapping by ordinal.</summary>
+    internal Task<DatasetRow?> GetAsync(DbConnection connection, DbTransaction? transaction, string orgId, string projectId, string datasetId, CancellationToken cancellationToken) =>
+        database.Dialect.QueryRowAsync(
+            connection, transaction, GetSql,
+            [RowParameter.Of("@datasetId", datasetId), RowParameter.Of("@projectId", projectId), RowParameter.Of("@orgId", orgId)], ReadRow, cancellationToken).AsTask();
+
+    private const string GetSql = $"SELECT {Columns} FROM llm_datasets WHERE id = @datasetId AND project_id = @projectId AND org_id = @orgId AND {VisibleSql}";
+
+    /// <summary>One row of <see cref="Columns"/>, in that order.</summary>
+    private static DatasetRow ReadRow(IRowReader row) => new()
+    {
+        Id = row.GetString(0),
+        OrgId = row.GetString(1),
+        ProjectId = row.GetString(2),
+        Name = row.GetString(3),
+        Description = row.GetNullableString(4),
+        Metadata = row.GetNullableString(5),
+        CurrentVersion = row.GetInt64(6),
+        CreatedAt = row.GetInt64(7),
+        UpdatedAt = row.GetInt64(8),
+        DraftUserId = row.GetNullableString(9),
+        DraftUserName = row.GetNullableString(10),
+        DraftSince = row.GetNullableInt64(11),
+    };
 
     /// <summary>The dataset, or which of project and dataset is missing.</summary>
-    internal static async Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> ResolveAsync(DbConnection connection, DbTransaction? transaction, string orgId, string projectId, string datasetId, CancellationToken cancellationToken)
+    internal async Task<(DatasetOutcome Outcome, DatasetRow? Dataset)> ResolveAsync(DbConnection connection, DbTransaction? transaction, string orgId, string projectId, string datasetId, CancellationToken cancellationToken)
     {
         var dataset = await GetAsync(connection, transaction, orgId, projectId, datasetId, cancellationToken);
         if (dataset is not null)
