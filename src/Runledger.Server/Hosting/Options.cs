@@ -63,4 +63,10 @@ public sealed class LifecycleOptions
 
     /// <summary>The longest wait between two attempts, however many have failed.</summary>
     public double RetryMaxSeconds { get; set; } = 300;
+
+    /// <summary>Requests per second above which this node counts as busy and its cascades yield (see <c>BusyCascadeShare</c>).</summary>
+    public double BusyRequestsPerSecond { get; set; } = 200;
+
+    /// <summary>While the node is busy, the share of time its cascades may work (1 = never yield): after a batch of t ms it pauses t × (1 − share) / share.</summary>
+    public double BusyCascadeShare { get; set; } = 0.5;
 }

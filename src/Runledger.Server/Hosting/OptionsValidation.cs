@@ -91,6 +91,16 @@ internal sealed class LifecycleOptionsValidator : IValidateOptions<LifecycleOpti
             failures.Add($"Lifecycle:MaxAttempts is {options.MaxAttempts}; it must be at least 1.");
         }
 
+        if (options.BusyRequestsPerSecond < 0)
+        {
+            failures.Add($"Lifecycle:BusyRequestsPerSecond is {options.BusyRequestsPerSecond}; it must be 0 or more.");
+        }
+
+        if (options.BusyCascadeShare is not (> 0.05 and <= 1))
+        {
+            failures.Add($"Lifecycle:BusyCascadeShare is {options.BusyCascadeShare}; use more than 0.05 and at most 1 (1 = cascades never yield to traffic).");
+        }
+
         if (options.RetryBaseSeconds < 0)
         {
             failures.Add($"Lifecycle:RetryBaseSeconds is {options.RetryBaseSeconds}; it must not be negative.");

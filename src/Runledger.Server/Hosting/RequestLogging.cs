@@ -10,7 +10,7 @@ namespace Runledger.Server.Hosting;
 /// with it, 0.41 ms without), so the access log of every request is opt-in:
 /// <c>Logging:LogLevel:Runledger.Server.Hosting.RequestLogging=Debug</c>.
 /// </summary>
-public sealed partial class RequestLogging(RequestDelegate next, ILogger<RequestLogging> logger)
+public sealed partial class RequestLogging(RequestDelegate next, ILogger<RequestLogging> logger, Lifecycle.ForegroundTraffic traffic)
 {
     public const string Header = "X-Request-Id";
 
@@ -19,6 +19,7 @@ public sealed partial class RequestLogging(RequestDelegate next, ILogger<Request
 
     public async Task InvokeAsync(HttpContext context)
     {
+        traffic.Begin();
         var requestId = Guid.CreateVersion7().ToString("N");
         context.TraceIdentifier = requestId;
         context.Response.Headers[Header] = requestId;

@@ -24,6 +24,7 @@ public sealed partial class DeletionWorker(
     IAuditStore audit,
     HoldChecker holds,
     JobSignal signal,
+    CascadePacer pacer,
     IOptions<LifecycleOptions> options,
     TimeProvider time,
     ILogger<DeletionWorker> logger) : BackgroundService
@@ -181,6 +182,7 @@ public sealed partial class DeletionWorker(
         var budget = settings.BatchSize;
         var uncommitted = 0L;
         var batches = 0;
+        var batchStarted = pacer.Start();
         try
         {
             foreach (var child in registry.ChildrenOf(job.Kind))
@@ -207,6 +209,9 @@ public sealed partial class DeletionWorker(
                             _resumeJobId = job.Id;
                             return Yielded;
                         }
+
+                        await pacer.PauseIfBusyAsync(batchStarted, cancellationToken);
+                        batchStarted = pacer.Start();
                     }
                 }
                 while (removed >= limit);

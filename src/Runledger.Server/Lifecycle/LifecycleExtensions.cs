@@ -15,6 +15,8 @@ public static class LifecycleExtensions
         services.AddSingleton<GracePeriods>();
         services.AddSingleton<CascadeRegistry>();
         services.AddSingleton<JobSignal>();
+        services.AddSingleton<ForegroundTraffic>();
+        services.AddSingleton<CascadePacer>();
         services.AddSingleton<DeletionScheduler>();
         services.AddSingleton<DeletionRestorer>();
         services.AddSingleton<DeletionPreviewer>();

@@ -29,6 +29,10 @@ public static class RunledgerTelemetry
     public static readonly Counter<long> CascadeRowsRemoved =
         Meter.CreateCounter<long>("runledger.deletion.rows_removed", "{row}", "Rows removed by the deletion worker's cascade.");
 
+    /// <summary>Pauses a cascade took after a batch because the node was busy serving requests.</summary>
+    public static readonly Counter<long> CascadePauses =
+        Meter.CreateCounter<long>("runledger.deletion.busy_pauses", "{pause}", "Pauses the deletion worker took between batches so that requests get the cores.");
+
     /// <summary>Time from a job's claim to its end, by kind and outcome.</summary>
     public static readonly Histogram<double> DeletionJobDuration =
         Meter.CreateHistogram<double>("runledger.deletion.job_duration", "s", "Time a deletion job took from claim to end.");
