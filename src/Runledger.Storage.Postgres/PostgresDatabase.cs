@@ -11,7 +11,24 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : IDatabase, I
 {
     private static readonly IReadOnlyList<Migration> EmbeddedMigrations = MigrationRunner.LoadEmbedded(typeof(PostgresDatabase).Assembly);
 
-    public static PostgresDatabase Create(string connectionString) => new(NpgsqlDataSource.Create(connectionString));
+    /// <summary>
+    /// The data source for <paramref name="connectionString"/>. Unless it says otherwise, statements
+    /// run twice on a physical connection are prepared there (Npgsql's automatic preparation, up to
+    /// 64 per connection): the hot reads and writes are the same few texts, and PostgreSQL otherwise
+    /// parses and plans each of them on every request.
+    /// </summary>
+    public static PostgresDatabase Create(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        var compact = connectionString.Replace(" ", "", StringComparison.Ordinal);
+        if (!compact.Contains("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.MaxAutoPrepare = 64;
+            builder.AutoPrepareMinUsages = 2;
+        }
+
+        return new(NpgsqlDataSource.Create(builder.ConnectionString));
+    }
 
     public string ProviderName => "postgres";
 
