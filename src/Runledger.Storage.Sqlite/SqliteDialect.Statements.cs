@@ -41,9 +41,10 @@ internal sealed partial class SqliteDialect
         try
         {
             // A kept statement still holds the last caller's values: every parameter is bound anew.
-            if (raw.sqlite3_bind_parameter_count(statement) != parameters.Count)
+            var expected = raw.sqlite3_bind_parameter_count(statement);
+            if (expected != parameters.Count)
             {
-                throw new ArgumentException($"The SQL has {raw.sqlite3_bind_parameter_count(statement)} parameters, {parameters.Count} given: {sql}", nameof(parameters));
+                throw new ArgumentException($"The SQL has {expected} parameters, {parameters.Count} given: {sql}", nameof(parameters));
             }
 
             foreach (var parameter in parameters)

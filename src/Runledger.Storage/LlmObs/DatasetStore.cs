@@ -426,10 +426,10 @@ public sealed class DatasetStore(IDatabase database) : IDatasetStore
             new { orgId, projectId }, transaction, cancellationToken: cancellationToken)) > 0;
 
     /// <summary>Read on every request about a dataset or its records: a kept statement and a mapping by ordinal.</summary>
-    internal Task<DatasetRow?> GetAsync(DbConnection connection, DbTransaction? transaction, string orgId, string projectId, string datasetId, CancellationToken cancellationToken) =>
+    internal ValueTask<DatasetRow?> GetAsync(DbConnection connection, DbTransaction? transaction, string orgId, string projectId, string datasetId, CancellationToken cancellationToken) =>
         database.Dialect.QueryRowAsync(
             connection, transaction, GetSql,
-            [RowParameter.Of("@datasetId", datasetId), RowParameter.Of("@projectId", projectId), RowParameter.Of("@orgId", orgId)], ReadRow, cancellationToken).AsTask();
+            [RowParameter.Of("@datasetId", datasetId), RowParameter.Of("@projectId", projectId), RowParameter.Of("@orgId", orgId)], ReadRow, cancellationToken);
 
     private const string GetSql = $"SELECT {Columns} FROM llm_datasets WHERE id = @datasetId AND project_id = @projectId AND org_id = @orgId AND {VisibleSql}";
 
