@@ -132,6 +132,13 @@ internal sealed partial class SqliteDialect : SqlDialect
     // One writer at a time: a BEGIN IMMEDIATE transaction already excludes other claimers.
     public override string SkipLockedClause => "";
 
+    /// <remarks>
+    /// SQLite has no statistics unless ANALYZE ran, and then guesses that an equality on an index
+    /// column matches about ten rows: it would rather sort every queued job than walk a partial index
+    /// in order. Failing loudly when the index is gone is intended (a migration dropped it).
+    /// </remarks>
+    public override string UseIndex(string index) => $" INDEXED BY {index}";
+
     // Dapper expands a list parameter into (@p1, @p2, …) for SQLite.
     public override string ForShareClause => "";
 

@@ -24,20 +24,7 @@ internal sealed partial class SqliteDialect
     {
         cancellationToken.ThrowIfCancellationRequested();
         var db = ((SqliteConnection)connection).Handle!;
-        var statements = Prepared.GetValue(db, _ => new Dictionary<string, sqlite3_stmt>(StringComparer.Ordinal));
-        var kept = statements.TryGetValue(sql, out var found);
-        var statement = found!;
-        if (!kept)
-        {
-            var rc = raw.sqlite3_prepare_v2(db, sql, out statement);
-            SqliteException.ThrowExceptionForRC(rc, db);
-            kept = statements.Count < PreparedPerConnection;
-            if (kept)
-            {
-                statements.Add(sql, statement);
-            }
-        }
-
+        var statement = Statement(db, sql, out var kept);
         try
         {
             // A kept statement still holds the last caller's values: every parameter is bound anew.
@@ -55,13 +42,11 @@ internal sealed partial class SqliteDialect
                     throw new ArgumentException($"The SQL has no parameter {parameter.Name}: {sql}", nameof(parameters));
                 }
 
-                var rc = parameter.Value switch
+                Bind(db, statement, index, parameter.Value switch
                 {
-                    string text => raw.sqlite3_bind_text(statement, index, text),
-                    long number => raw.sqlite3_bind_int64(statement, index, number),
+                    string or long => parameter.Value,
                     _ => throw new ArgumentException($"Parameter {parameter.Name} is a {parameter.Value.GetType().Name}; a row read binds strings and 64-bit integers.", nameof(parameters)),
-                };
-                SqliteException.ThrowExceptionForRC(rc, db);
+                });
             }
 
             var step = raw.sqlite3_step(statement);
@@ -79,14 +64,108 @@ internal sealed partial class SqliteDialect
         }
         finally
         {
-            // Always back to its start: a statement left on a row would hold its read snapshot open
-            // (stale reads, and no checkpoint past it) while it waits in the pool.
-            raw.sqlite3_reset(statement);
-            if (!kept)
+            Release(statement, kept);
+        }
+    }
+
+    /// <remarks>
+    /// One single-row INSERT, kept prepared on the native connection, bound by position and stepped
+    /// per row (so inside the caller's transaction): per row a few bind calls, no name look-up.
+    /// </remarks>
+    public override Task<long> InsertRowsAsync(
+        DbConnection connection, DbTransaction transaction, string table, IReadOnlyList<string> columns, IReadOnlyList<object?[]> rows, string? returning, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0)
+        {
+            return Task.FromResult(0L);
+        }
+
+        var db = ((SqliteConnection)connection).Handle!;
+        var placeholders = string.Join(", ", Enumerable.Range(1, columns.Count).Select(i => $"?{i}"));
+        var sql = $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({placeholders})" + (returning is null ? "" : $" RETURNING {returning}");
+        var statement = Statement(db, sql, out var kept);
+        var largest = 0L;
+        try
+        {
+            foreach (var row in rows)
             {
-                statement.Dispose();
+                cancellationToken.ThrowIfCancellationRequested();
+                var values = RowValues(row, columns.Count);
+                for (var c = 0; c < values.Length; c++)
+                {
+                    Bind(db, statement, c + 1, CheckedValue(values[c], table, columns[c]));
+                }
+
+                // With RETURNING the row is written at the first step and its value read there; the
+                // statement is stepped to its end all the same, so every row is complete before the next.
+                int step;
+                while ((step = raw.sqlite3_step(statement)) == raw.SQLITE_ROW)
+                {
+                    largest = Math.Max(largest, raw.sqlite3_column_int64(statement, 0));
+                }
+
+                if (step != raw.SQLITE_DONE)
+                {
+                    SqliteException.ThrowExceptionForRC(step, db);
+                }
+
+                raw.sqlite3_reset(statement);
             }
         }
+        finally
+        {
+            Release(statement, kept);
+        }
+
+        return Task.FromResult(largest);
+    }
+
+    /// <summary>The statement kept for <paramref name="sql"/> on this connection, else a new one (kept while there is room).</summary>
+    private static sqlite3_stmt Statement(sqlite3 db, string sql, out bool kept)
+    {
+        var statements = Prepared.GetValue(db, _ => new Dictionary<string, sqlite3_stmt>(StringComparer.Ordinal));
+        if (statements.TryGetValue(sql, out var found))
+        {
+            kept = true;
+            return found;
+        }
+
+        var rc = raw.sqlite3_prepare_v2(db, sql, out var statement);
+        SqliteException.ThrowExceptionForRC(rc, db);
+        kept = statements.Count < PreparedPerConnection;
+        if (kept)
+        {
+            statements.Add(sql, statement);
+        }
+
+        return statement;
+    }
+
+    /// <summary>
+    /// Always back to its start: a statement left on a row would hold its read snapshot open (stale
+    /// reads, and no checkpoint past it) while it waits in the pool. One not kept is finalised.
+    /// </summary>
+    private static void Release(sqlite3_stmt statement, bool kept)
+    {
+        raw.sqlite3_reset(statement);
+        if (!kept)
+        {
+            statement.Dispose();
+        }
+    }
+
+    private static void Bind(sqlite3 db, sqlite3_stmt statement, int index, object? value)
+    {
+        var rc = value switch
+        {
+            null => raw.sqlite3_bind_null(statement, index),
+            string text => raw.sqlite3_bind_text(statement, index, text),
+            long number => raw.sqlite3_bind_int64(statement, index, number),
+            int number => raw.sqlite3_bind_int64(statement, index, number),
+            double number => raw.sqlite3_bind_double(statement, index, number),
+            _ => throw new ArgumentException($"A {value.GetType().Name} cannot be bound.", nameof(value)),
+        };
+        SqliteException.ThrowExceptionForRC(rc, db);
     }
 
     private sealed class StatementRow(sqlite3_stmt statement) : IRowReader

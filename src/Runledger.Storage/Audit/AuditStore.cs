@@ -71,8 +71,7 @@ public sealed class AuditStore(IDatabase database) : IAuditStore
     private const int PageSize = 1000;
     private const string Columns = "seq, id, at, actor, action, target_kind, target_id, scope, job_id, counts, detail, prev_hash, hash";
 
-    // 13 parameters a row; well under both providers' limits per statement.
-    private const int InsertChunk = 200;
+    private static readonly string[] InsertColumns = ["id", "at", "actor", "action", "target_kind", "target_id", "scope", "job_id", "counts", "detail", "prev_hash", "hash"];
 
     public Task AppendAsync(DbConnection connection, DbTransaction transaction, AuditRow entry, CancellationToken cancellationToken) =>
         AppendManyAsync(connection, transaction, [entry], cancellationToken);
@@ -89,37 +88,16 @@ public sealed class AuditStore(IDatabase database) : IAuditStore
             "SELECT seq, hash FROM audit_head WHERE id = 1", transaction: transaction, cancellationToken: cancellationToken));
         var previous = head?.Hash ?? "";
         var lastSeq = head?.Seq ?? 0;
-        for (var start = 0; start < entries.Count; start += InsertChunk)
+        var rows = new List<object?[]>(entries.Count);
+        foreach (var entry in entries)
         {
-            var count = Math.Min(InsertChunk, entries.Count - start);
-            var values = new StringBuilder();
-            var parameters = new DynamicParameters();
-            for (var i = 0; i < count; i++)
-            {
-                var entry = entries[start + i];
-                var hash = ComputeHash(previous, entry);
-                values.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"(@Id{i}, @At{i}, @Actor{i}, @Action{i}, @TargetKind{i}, @TargetId{i}, @Scope{i}, @JobId{i}, @Counts{i}, @Detail{i}, @PrevHash{i}, @Hash{i})");
-                parameters.Add($"Id{i}", entry.Id);
-                parameters.Add($"At{i}", entry.At);
-                parameters.Add($"Actor{i}", entry.Actor);
-                parameters.Add($"Action{i}", entry.Action);
-                parameters.Add($"TargetKind{i}", entry.TargetKind);
-                parameters.Add($"TargetId{i}", entry.TargetId);
-                parameters.Add($"Scope{i}", entry.Scope);
-                parameters.Add($"JobId{i}", entry.JobId);
-                parameters.Add($"Counts{i}", entry.Counts);
-                parameters.Add($"Detail{i}", entry.Detail);
-                parameters.Add($"PrevHash{i}", previous);
-                parameters.Add($"Hash{i}", hash);
-                previous = hash;
-            }
-
-            // Rows of one INSERT … VALUES get their seq in order; the largest is the new head.
-            var seqs = await connection.QueryAsync<long>(new CommandDefinition(
-                $"INSERT INTO audit_log (id, at, actor, action, target_kind, target_id, scope, job_id, counts, detail, prev_hash, hash) VALUES {values} RETURNING seq",
-                parameters, transaction, cancellationToken: cancellationToken));
-            lastSeq = Math.Max(lastSeq, seqs.Max());
+            var hash = ComputeHash(previous, entry);
+            rows.Add([entry.Id, entry.At, entry.Actor, entry.Action, entry.TargetKind, entry.TargetId, entry.Scope, entry.JobId, entry.Counts, entry.Detail, previous, hash]);
+            previous = hash;
         }
+
+        // Rows get their seq in order; the largest is the new head.
+        lastSeq = Math.Max(lastSeq, await database.Dialect.InsertRowsAsync(connection, transaction, "audit_log", InsertColumns, rows, returning: "seq", cancellationToken));
 
         var anchor = new { seq = lastSeq, hash = previous };
         if (head is null)

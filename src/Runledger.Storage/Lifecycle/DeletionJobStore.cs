@@ -129,49 +129,17 @@ public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
     private const string Columns =
         "id, kind, target_id, scope, state, requested_by, requested_at, started_at, finished_at, lease_owner, lease_until, attempts, next_attempt_at, rows_removed, progress, error, purge_after, cutoff, parent";
 
-    // 19 parameters a row; well under both providers' limits per statement.
-    private const int InsertChunk = 200;
+    private static readonly string[] ColumnList = Columns.Split(", ");
 
     public Task InsertAsync(DbConnection connection, DbTransaction transaction, DeletionJobRow job, CancellationToken cancellationToken) =>
         InsertManyAsync(connection, transaction, [job], cancellationToken);
 
-    public async Task InsertManyAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<DeletionJobRow> jobs, CancellationToken cancellationToken)
-    {
-        for (var start = 0; start < jobs.Count; start += InsertChunk)
+    public Task InsertManyAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<DeletionJobRow> jobs, CancellationToken cancellationToken) =>
+        database.Dialect.InsertRowsAsync(connection, transaction, "deletion_jobs", ColumnList, jobs.Select(job => new object?[]
         {
-            var count = Math.Min(InsertChunk, jobs.Count - start);
-            var values = new System.Text.StringBuilder();
-            var parameters = new DynamicParameters();
-            for (var i = 0; i < count; i++)
-            {
-                var job = jobs[start + i];
-                values.Append(i == 0 ? "" : ", ").Append(System.Globalization.CultureInfo.InvariantCulture,
-                    $"(@Id{i}, @Kind{i}, @TargetId{i}, @Scope{i}, @State{i}, @RequestedBy{i}, @RequestedAt{i}, @StartedAt{i}, @FinishedAt{i}, @LeaseOwner{i}, @LeaseUntil{i}, @Attempts{i}, @NextAttemptAt{i}, @RowsRemoved{i}, @Progress{i}, @Error{i}, @PurgeAfter{i}, @Cutoff{i}, @Parent{i})");
-                parameters.Add($"Id{i}", job.Id);
-                parameters.Add($"Kind{i}", job.Kind);
-                parameters.Add($"TargetId{i}", job.TargetId);
-                parameters.Add($"Scope{i}", job.Scope);
-                parameters.Add($"State{i}", job.State);
-                parameters.Add($"RequestedBy{i}", job.RequestedBy);
-                parameters.Add($"RequestedAt{i}", job.RequestedAt);
-                parameters.Add($"StartedAt{i}", job.StartedAt);
-                parameters.Add($"FinishedAt{i}", job.FinishedAt);
-                parameters.Add($"LeaseOwner{i}", job.LeaseOwner);
-                parameters.Add($"LeaseUntil{i}", job.LeaseUntil);
-                parameters.Add($"Attempts{i}", job.Attempts);
-                parameters.Add($"NextAttemptAt{i}", job.NextAttemptAt);
-                parameters.Add($"RowsRemoved{i}", job.RowsRemoved);
-                parameters.Add($"Progress{i}", job.Progress);
-                parameters.Add($"Error{i}", job.Error);
-                parameters.Add($"PurgeAfter{i}", job.PurgeAfter);
-                parameters.Add($"Cutoff{i}", job.Cutoff);
-                parameters.Add($"Parent{i}", job.Parent);
-            }
-
-            await connection.ExecuteAsync(new CommandDefinition(
-                $"INSERT INTO deletion_jobs ({Columns}) VALUES {values}", parameters, transaction, cancellationToken: cancellationToken));
-        }
-    }
+            job.Id, job.Kind, job.TargetId, job.Scope, job.State, job.RequestedBy, job.RequestedAt, job.StartedAt, job.FinishedAt, job.LeaseOwner,
+            job.LeaseUntil, job.Attempts, job.NextAttemptAt, job.RowsRemoved, job.Progress, job.Error, job.PurgeAfter, job.Cutoff, job.Parent,
+        }).ToList(), returning: null, cancellationToken);
 
     public async Task<IReadOnlySet<string>> OpenTargetsAsync(DbConnection connection, DbTransaction? transaction, string kind, IReadOnlyList<string> targetIds, CancellationToken cancellationToken)
     {
@@ -192,15 +160,7 @@ public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
         var id = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
-            $"""
-            SELECT id FROM deletion_jobs
-            WHERE state IN ('queued', 'running')
-              AND (lease_until IS NULL OR lease_until < @now)
-              AND (next_attempt_at IS NULL OR next_attempt_at <= @now)
-              AND purge_after <= @now
-            ORDER BY purge_after, requested_at, id
-            LIMIT 1{database.Dialect.SkipLockedClause}
-            """,
+            ClaimSql(database.Dialect),
             new { now }, transaction, cancellationToken: cancellationToken));
         if (id is null)
         {
@@ -220,6 +180,22 @@ public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
         await transaction.CommitAsync(cancellationToken);
         return job;
     }
+
+    /// <summary>
+    /// The next due job in claim order. It walks <c>ix_deletion_jobs_due</c> in order and stops at the
+    /// first match; left to itself SQLite sorted every queued job instead (6 ms a claim with 10,000
+    /// queued, all of it holding the single writer that scheduling waits for).
+    /// </summary>
+    internal static string ClaimSql(SqlDialect dialect) =>
+        $"""
+        SELECT id FROM deletion_jobs{dialect.UseIndex("ix_deletion_jobs_due")}
+        WHERE state IN ('queued', 'running')
+          AND (lease_until IS NULL OR lease_until < @now)
+          AND (next_attempt_at IS NULL OR next_attempt_at <= @now)
+          AND purge_after <= @now
+        ORDER BY purge_after, requested_at, id
+        LIMIT 1{dialect.SkipLockedClause}
+        """;
 
     public async Task<bool> RecordBatchAsync(DbConnection connection, DbTransaction transaction, string jobId, string nodeId, long removed, string progressJson, long leaseUntil, CancellationToken cancellationToken) =>
         await connection.ExecuteAsync(new CommandDefinition(

@@ -1,0 +1,108 @@
+using Dapper;
+using Runledger.Api.Tests.Support;
+using Runledger.Storage;
+
+namespace Runledger.Api.Tests;
+
+/// <summary>
+/// <see cref="SqlDialect.InsertRowsAsync"/>, which writes every deletion job and audit entry: SQLite
+/// steps one kept single-row statement per row, PostgreSQL sends multi-row VALUES in chunks. Both
+/// must store every value as given (nulls too), answer the largest assigned sequence, stay inside
+/// the caller's transaction, and refuse a bad row without a stale value leaking into the next call.
+/// </summary>
+public sealed class RowInsertTests
+{
+    private static readonly string[] Columns = ["id", "n", "x", "s"];
+
+    private sealed record Row(long Seq, string Id, long? N, double? X, string? S);
+
+    private static async Task<EmptyStore> StoreWithTableAsync(Provider provider)
+    {
+        var store = await EmptyStore.CreateAsync(provider);
+        await using var connection = await store.Database.OpenAsync(CancellationToken.None);
+        var seq = provider == Provider.Sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
+        await connection.ExecuteAsync($"CREATE TABLE row_insert (seq {seq}, id TEXT NOT NULL UNIQUE, n BIGINT NULL, x DOUBLE PRECISION NULL, s TEXT NULL)");
+        return store;
+    }
+
+    private static async Task<List<Row>> RowsAsync(IDatabase database)
+    {
+        await using var connection = await database.OpenAsync(CancellationToken.None);
+        return (await connection.QueryAsync<Row>("SELECT seq, id, n, x, s FROM row_insert ORDER BY seq")).ToList();
+    }
+
+    private static async Task<long> InsertAsync(IDatabase database, IReadOnlyList<object?[]> rows, string? returning = "seq", bool commit = true)
+    {
+        await using var connection = await database.OpenAsync(CancellationToken.None);
+        await using var transaction = await database.BeginWriteAsync(connection, CancellationToken.None);
+        var largest = await database.Dialect.InsertRowsAsync(connection, transaction, "row_insert", Columns, rows, returning, CancellationToken.None);
+        if (commit)
+        {
+            await transaction.CommitAsync();
+        }
+
+        return largest;
+    }
+
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task EveryValueIsStoredAsGiven_AndTheLargestSequenceIsAnswered(Provider provider)
+    {
+        await using var store = await StoreWithTableAsync(provider);
+
+        // 2,500 rows of 4 columns: more than one multi-row chunk on PostgreSQL (1,000 rows each).
+        var rows = Enumerable.Range(0, 2_500).Select(i => i % 2 == 0
+            ? new object?[] { $"r{i}", (long)i, i + 0.5, $"text {i}" }
+            : [$"r{i}", i, null, null]).ToList();
+        Assert.Equal(2_500, await InsertAsync(store.Database, rows));
+
+        var stored = await RowsAsync(store.Database);
+        Assert.Equal(2_500, stored.Count);
+        Assert.Equal(new Row(1, "r0", 0, 0.5, "text 0"), stored[0]);
+        Assert.Equal(new Row(2, "r1", 1, null, null), stored[1]);
+        Assert.Equal(new Row(2_500, "r2499", 2_499, null, null), stored[^1]);
+
+        // The next call continues the sequence; without RETURNING the answer is 0.
+        Assert.Equal(2_501, await InsertAsync(store.Database, [["next", 7L, null, "n"]]));
+        Assert.Equal(0, await InsertAsync(store.Database, [["unreturned", null, null, null]], returning: null));
+        Assert.Equal(0, await InsertAsync(store.Database, []));
+        Assert.Equal(new Row(2_502, "unreturned", null, null, null), (await RowsAsync(store.Database))[^1]);
+    }
+
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task RowsStayInTheCallersTransaction_AndARollbackLeavesNone(Provider provider)
+    {
+        await using var store = await StoreWithTableAsync(provider);
+        await InsertAsync(store.Database, [["a", 1L, null, null], ["b", 2L, null, null]], commit: false);
+        Assert.Empty(await RowsAsync(store.Database));
+    }
+
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task BadRows_AreRefused_AndTheNextInsertStoresOnlyItsOwnValues(Provider provider)
+    {
+        await using var store = await StoreWithTableAsync(provider);
+
+        var wrongCount = await Assert.ThrowsAsync<ArgumentException>(() => InsertAsync(store.Database, [["a", 1L, null]]));
+        Assert.Contains("3 values for 4 columns", wrongCount.Message);
+
+        var wrongType = await Assert.ThrowsAsync<ArgumentException>(() => InsertAsync(store.Database, [["a", DateTime.UnixEpoch, null, null]]));
+        Assert.Contains("row_insert.n: a DateTime cannot be inserted", wrongType.Message);
+
+        // A duplicate key fails the statement; the caller's transaction is then rolled back whole,
+        // so the row before it in the same call is gone too.
+        await InsertAsync(store.Database, [["dup", 1L, 1.5, "first"]]);
+        await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => InsertAsync(store.Database, [["fresh", 2L, null, null], ["dup", 3L, null, null]]));
+
+        // On SQLite the same kept statement serves the next call: nulls must not come back as the
+        // values the failed call bound.
+        await InsertAsync(store.Database, [["after", null, null, null]]);
+        var stored = await RowsAsync(store.Database);
+        Assert.Equal(["dup", "after"], stored.Select(r => r.Id));
+        Assert.Equal(new Row(stored[^1].Seq, "after", null, null, null), stored[^1]);
+    }
+}
