@@ -44,8 +44,8 @@ internal sealed partial class SqliteDialect
 
                 Bind(db, statement, index, parameter.Value switch
                 {
-                    string or long => parameter.Value,
-                    _ => throw new ArgumentException($"Parameter {parameter.Name} is a {parameter.Value.GetType().Name}; a row read binds strings and 64-bit integers.", nameof(parameters)),
+                    null or string or long => parameter.Value,
+                    _ => throw new ArgumentException($"Parameter {parameter.Name} is a {parameter.Value.GetType().Name}; a row read binds strings, 64-bit integers and null.", nameof(parameters)),
                 });
             }
 
@@ -61,6 +61,58 @@ internal sealed partial class SqliteDialect
             }
 
             return ValueTask.FromResult<T?>(map(new StatementRow(statement)));
+        }
+        finally
+        {
+            Release(statement, kept);
+        }
+    }
+
+    /// <remarks>The statement is kept prepared on the native connection; each of its parameters is bound by name from <paramref name="parameters"/>.</remarks>
+    public override Task<int> ExecuteAsync(
+        DbConnection connection, DbTransaction? transaction, string sql, IReadOnlyList<RowParameter> parameters, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var db = ((SqliteConnection)connection).Handle!;
+        var statement = Statement(db, sql, out var kept);
+        try
+        {
+            var count = raw.sqlite3_bind_parameter_count(statement);
+            for (var index = 1; index <= count; index++)
+            {
+                var name = raw.sqlite3_bind_parameter_name(statement, index).utf8_to_string();
+                var found = false;
+                foreach (var parameter in parameters)
+                {
+                    if (string.Equals(parameter.Name, name, StringComparison.Ordinal))
+                    {
+                        Bind(db, statement, index, parameter.Value switch
+                        {
+                            null or string or long => parameter.Value,
+                            _ => throw new ArgumentException($"Parameter {name} is a {parameter.Value.GetType().Name}; a statement binds strings, 64-bit integers and null.", nameof(parameters)),
+                        });
+                        found = true;
+                        break;
+                    }
+                }
+
+                if (!found)
+                {
+                    throw new ArgumentException($"The SQL has the parameter {name}, which is not given: {sql}", nameof(parameters));
+                }
+            }
+
+            int step;
+            while ((step = raw.sqlite3_step(statement)) == raw.SQLITE_ROW)
+            {
+            }
+
+            if (step != raw.SQLITE_DONE)
+            {
+                SqliteException.ThrowExceptionForRC(step, db);
+            }
+
+            return Task.FromResult(raw.sqlite3_changes(db));
         }
         finally
         {

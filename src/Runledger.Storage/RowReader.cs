@@ -19,12 +19,17 @@ public interface IRowReader
     long? GetNullableInt64(int ordinal) => IsNull(ordinal) ? null : GetInt64(ordinal);
 }
 
-/// <summary>A parameter of a <see cref="SqlDialect.QueryRowAsync{T}"/> read: <c>@name</c> in the SQL, a string or a 64-bit integer.</summary>
-public readonly record struct RowParameter(string Name, object Value)
+/// <summary>
+/// A parameter of a <see cref="SqlDialect.QueryRowAsync{T}"/> read or an <see cref="SqlDialect.ExecuteAsync"/>
+/// statement: <c>@name</c> in the SQL, a string, a 64-bit integer or null.
+/// </summary>
+public readonly record struct RowParameter(string Name, object? Value)
 {
-    public static RowParameter Of(string name, string value) => new(name, value);
+    public static RowParameter Of(string name, string? value) => new(name, value);
 
     public static RowParameter Of(string name, long value) => new(name, value);
+
+    public static RowParameter Of(string name, long? value) => new(name, value);
 }
 
 internal sealed class DataReaderRow(DbDataReader reader) : IRowReader

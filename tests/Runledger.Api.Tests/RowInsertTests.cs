@@ -5,10 +5,11 @@ using Runledger.Storage;
 namespace Runledger.Api.Tests;
 
 /// <summary>
-/// <see cref="SqlDialect.InsertRowsAsync"/>, which writes every deletion job and audit entry: SQLite
-/// steps one kept single-row statement per row, PostgreSQL sends multi-row VALUES in chunks. Both
-/// must store every value as given (nulls too), answer the largest assigned sequence, stay inside
-/// the caller's transaction, and refuse a bad row without a stale value leaking into the next call.
+/// <see cref="SqlDialect.InsertRowsAsync"/>, which writes every deletion job and audit entry (SQLite
+/// steps one kept single-row statement per row, PostgreSQL sends multi-row VALUES in chunks), and
+/// <see cref="SqlDialect.ExecuteAsync"/>, which marks each target of a delete. Both must store every
+/// value as given (nulls too), stay inside the caller's transaction, and refuse a bad call without a
+/// stale value of a kept statement leaking into the next one.
 /// </summary>
 public sealed class RowInsertTests
 {
@@ -104,5 +105,43 @@ public sealed class RowInsertTests
         var stored = await RowsAsync(store.Database);
         Assert.Equal(["dup", "after"], stored.Select(r => r.Id));
         Assert.Equal(new Row(stored[^1].Seq, "after", null, null, null), stored[^1]);
+    }
+
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task Execute_CountsTheRowsItChanged_BindsNulls_AndLeavesOutUnnamedParameters(Provider provider)
+    {
+        await using var store = await StoreWithTableAsync(provider);
+        await InsertAsync(store.Database, [["a", 1L, null, "old"], ["b", 1L, null, "old"], ["c", 2L, null, "old"]]);
+        const string update = "UPDATE row_insert SET s = @S WHERE n = @N AND id <> @Skip";
+
+        async Task<int> UpdateAsync(params RowParameter[] parameters)
+        {
+            await using var connection = await store.Database.OpenAsync(CancellationToken.None);
+            await using var transaction = await store.Database.BeginWriteAsync(connection, CancellationToken.None);
+            var changed = await store.Database.Dialect.ExecuteAsync(connection, transaction, update, parameters, CancellationToken.None);
+            await transaction.CommitAsync();
+            return changed;
+        }
+
+        // @Scope is not in the SQL and is left out; @S counts as named although it also starts @Skip.
+        Assert.Equal(2, await UpdateAsync(RowParameter.Of("@S", "new"), RowParameter.Of("@N", 1L), RowParameter.Of("@Skip", "none"), RowParameter.Of("@Scope", "x")));
+        Assert.Equal(1, await UpdateAsync(RowParameter.Of("@S", (string?)null), RowParameter.Of("@N", 1L), RowParameter.Of("@Skip", "a")));
+        Assert.Equal(0, await UpdateAsync(RowParameter.Of("@S", "never"), RowParameter.Of("@N", 9L), RowParameter.Of("@Skip", "none")));
+        Assert.Equal([("a", "new"), ("b", null), ("c", "old")], (await RowsAsync(store.Database)).Select(r => (r.Id, r.S)));
+
+        // A parameter the SQL names but the call lacks is refused, and changes nothing.
+        async Task WithoutSkip() => await UpdateAsync(RowParameter.Of("@S", "lost"), RowParameter.Of("@N", 1L));
+        if (provider == Provider.Sqlite)
+        {
+            Assert.Contains("the parameter @Skip, which is not given", (await Assert.ThrowsAsync<ArgumentException>(WithoutSkip)).Message);
+        }
+        else
+        {
+            await Assert.ThrowsAsync<Npgsql.PostgresException>(WithoutSkip);
+        }
+
+        Assert.Equal([("a", "new"), ("b", null), ("c", "old")], (await RowsAsync(store.Database)).Select(r => (r.Id, r.S)));
     }
 }

@@ -1,4 +1,3 @@
-using Dapper;
 using Runledger.Server.Hosting;
 using Runledger.Storage;
 using Runledger.Storage.Audit;
@@ -128,8 +127,12 @@ public sealed class DeletionScheduler(IDatabase database, CascadeRegistry regist
             }
 
             var jobId = Guid.CreateVersion7().ToString();
-            var marked = await connection.ExecuteAsync(new CommandDefinition(
-                cascade.MarkSql, new { TargetId = targetIds[i], Scope = scope, JobId = jobId, options.Cutoff }, transaction, cancellationToken: cancellationToken));
+            var marked = await database.Dialect.ExecuteAsync(
+                connection,
+                transaction,
+                cascade.MarkSql,
+                [RowParameter.Of("@TargetId", targetIds[i]), RowParameter.Of("@Scope", scope), RowParameter.Of("@JobId", jobId), RowParameter.Of("@Cutoff", options.Cutoff)],
+                cancellationToken);
             if (marked != 1)
             {
                 results[i] = new ScheduleResult.NotFound();
