@@ -24,10 +24,16 @@ internal static class ServerBuild
         throw new InvalidOperationException($"No {SolutionFile} above {Directory.GetCurrentDirectory()}; run the bench from the checkout, or pass --server-dll.");
     }
 
-    /// <summary><c>dotnet build src/Runledger.Server -c Release</c>; returns the path of <c>Runledger.Server.dll</c>.</summary>
+    /// <summary>
+    /// Publishes the server as it is deployed: <c>dotnet publish src/Runledger.Server -c Release -r RID
+    /// --self-contained false -p:PublishReadyToRun=true</c> (precompiled, so start-up does not wait for
+    /// the JIT: ≈ 350 ms of the cold start); returns the path of the published <c>Runledger.Server.dll</c>.
+    /// </summary>
     public static async Task<string> BuildAsync(string root, TextWriter log, CancellationToken cancellationToken)
     {
         var project = Path.Combine(root, "src", "Runledger.Server", "Runledger.Server.csproj");
+        var rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+        var output = Path.Combine(root, "src", "Runledger.Server", "bin", "Release", "net10.0", rid, "publish");
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -36,7 +42,11 @@ internal static class ServerBuild
             WorkingDirectory = root,
         };
         // No lingering MSBuild nodes: the bench leaves nothing running behind it.
-        foreach (var arg in new[] { "build", project, "-c", "Release", "--nologo", "-v", "quiet", "-nodeReuse:false", "-clp:ErrorsOnly" })
+        foreach (var arg in new[]
+        {
+            "publish", project, "-c", "Release", "-r", rid, "--self-contained", "false", "-p:PublishReadyToRun=true", "-o", output,
+            "--nologo", "-v", "quiet", "-nodeReuse:false", "-clp:ErrorsOnly",
+        })
         {
             start.ArgumentList.Add(arg);
         }
@@ -50,16 +60,16 @@ internal static class ServerBuild
         await process.WaitForExitAsync(cancellationToken);
         if (process.ExitCode != 0)
         {
-            throw new InvalidOperationException($"dotnet build of {project} failed (exit {process.ExitCode}):\n{await stdout}{await stderr}");
+            throw new InvalidOperationException($"dotnet publish of {project} failed (exit {process.ExitCode}):\n{await stdout}{await stderr}");
         }
 
-        var dll = Path.Combine(root, "src", "Runledger.Server", "bin", "Release", "net10.0", "Runledger.Server.dll");
+        var dll = Path.Combine(output, "Runledger.Server.dll");
         if (!File.Exists(dll))
         {
-            throw new InvalidOperationException($"The build succeeded but {dll} is missing; pass --server-dll.");
+            throw new InvalidOperationException($"The publish succeeded but {dll} is missing; pass --server-dll.");
         }
 
-        await log.WriteLineAsync($"built {dll} in {watch.Elapsed.TotalSeconds:0.0} s");
+        await log.WriteLineAsync($"published {dll} (ReadyToRun) in {watch.Elapsed.TotalSeconds:0.0} s");
         return dll;
     }
 }
