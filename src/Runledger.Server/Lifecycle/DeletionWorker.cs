@@ -235,7 +235,12 @@ public sealed partial class DeletionWorker(
                 await database.Dialect.LockAuditChainAsync(connection, transaction!, cancellationToken);
             }
 
-            var finished = await connection.ExecuteAsync(new CommandDefinition(cascade.FinishSql, parameters, transaction, cancellationToken: cancellationToken));
+            var finished = await database.Dialect.ExecuteAsync(
+                connection,
+                transaction,
+                cascade.FinishSql,
+                [RowParameter.Of("@TargetId", job.TargetId), RowParameter.Of("@Scope", job.Scope), RowParameter.Of("@JobId", job.Id), RowParameter.Of("@Cutoff", job.Cutoff)],
+                cancellationToken);
             progress[job.Kind] = progress.GetValueOrDefault(job.Kind) + finished;
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
             if (!await jobs.RecordBatchAsync(connection, transaction!, job.Id, _nodeId, uncommitted + finished, Serialize(progress), now + (settings.LeaseSeconds * 1000L), cancellationToken)

@@ -167,14 +167,17 @@ public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
             return null;
         }
 
-        await connection.ExecuteAsync(new CommandDefinition(
+        await database.Dialect.ExecuteAsync(
+            connection,
+            transaction,
             """
             UPDATE deletion_jobs
             SET state = 'running', lease_owner = @nodeId, lease_until = @leaseUntil,
                 started_at = COALESCE(started_at, @now), attempts = attempts + 1, next_attempt_at = NULL
             WHERE id = @id
             """,
-            new { id, nodeId, leaseUntil, now }, transaction, cancellationToken: cancellationToken));
+            [RowParameter.Of("@id", id), RowParameter.Of("@nodeId", nodeId), RowParameter.Of("@leaseUntil", leaseUntil), RowParameter.Of("@now", now)],
+            cancellationToken);
         var job = await connection.QuerySingleAsync<DeletionJobRow>(new CommandDefinition(
             $"SELECT {Columns} FROM deletion_jobs WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
@@ -197,23 +200,30 @@ public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
         LIMIT 1{dialect.SkipLockedClause}
         """;
 
+    // Once or more per job, inside the batch's transaction: kept prepared where the dialect can.
     public async Task<bool> RecordBatchAsync(DbConnection connection, DbTransaction transaction, string jobId, string nodeId, long removed, string progressJson, long leaseUntil, CancellationToken cancellationToken) =>
-        await connection.ExecuteAsync(new CommandDefinition(
+        await database.Dialect.ExecuteAsync(
+            connection,
+            transaction,
             """
             UPDATE deletion_jobs
             SET rows_removed = rows_removed + @removed, progress = @progressJson, lease_until = @leaseUntil
             WHERE id = @jobId AND lease_owner = @nodeId AND state = 'running'
             """,
-            new { jobId, nodeId, removed, progressJson, leaseUntil }, transaction, cancellationToken: cancellationToken)) == 1;
+            [RowParameter.Of("@jobId", jobId), RowParameter.Of("@nodeId", nodeId), RowParameter.Of("@removed", removed), RowParameter.Of("@progressJson", progressJson), RowParameter.Of("@leaseUntil", leaseUntil)],
+            cancellationToken) == 1;
 
     public async Task<bool> CompleteAsync(DbConnection connection, DbTransaction transaction, string jobId, string nodeId, long now, CancellationToken cancellationToken) =>
-        await connection.ExecuteAsync(new CommandDefinition(
+        await database.Dialect.ExecuteAsync(
+            connection,
+            transaction,
             """
             UPDATE deletion_jobs
             SET state = 'done', finished_at = @now, lease_owner = NULL, lease_until = NULL, error = NULL
             WHERE id = @jobId AND lease_owner = @nodeId AND state = 'running'
             """,
-            new { jobId, nodeId, now }, transaction, cancellationToken: cancellationToken)) == 1;
+            [RowParameter.Of("@jobId", jobId), RowParameter.Of("@nodeId", nodeId), RowParameter.Of("@now", now)],
+            cancellationToken) == 1;
 
     public async Task PostponeAsync(string jobId, string nodeId, string reason, long nextAttemptAt, CancellationToken cancellationToken)
     {
