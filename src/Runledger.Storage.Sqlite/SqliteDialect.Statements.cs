@@ -42,11 +42,7 @@ internal sealed partial class SqliteDialect
                     throw new ArgumentException($"The SQL has no parameter {parameter.Name}: {sql}", nameof(parameters));
                 }
 
-                Bind(db, statement, index, parameter.Value switch
-                {
-                    null or string or long => parameter.Value,
-                    _ => throw new ArgumentException($"Parameter {parameter.Name} is a {parameter.Value.GetType().Name}; a row read binds strings, 64-bit integers and null.", nameof(parameters)),
-                });
+                Bind(db, statement, index, ValueOf(parameter));
             }
 
             var step = raw.sqlite3_step(statement);
@@ -86,11 +82,7 @@ internal sealed partial class SqliteDialect
                 {
                     if (string.Equals(parameter.Name, name, StringComparison.Ordinal))
                     {
-                        Bind(db, statement, index, parameter.Value switch
-                        {
-                            null or string or long => parameter.Value,
-                            _ => throw new ArgumentException($"Parameter {name} is a {parameter.Value.GetType().Name}; a statement binds strings, 64-bit integers and null.", nameof(parameters)),
-                        });
+                        Bind(db, statement, index, ValueOf(parameter));
                         found = true;
                         break;
                     }
@@ -205,6 +197,13 @@ internal sealed partial class SqliteDialect
             statement.Dispose();
         }
     }
+
+    /// <summary>A <see cref="RowParameter"/> holds a string, a 64-bit integer or null; anything else is the caller's mistake, named.</summary>
+    private static object? ValueOf(RowParameter parameter) => parameter.Value switch
+    {
+        null or string or long => parameter.Value,
+        _ => throw new ArgumentException($"Parameter {parameter.Name} is a {parameter.Value.GetType().Name}; a statement binds strings, 64-bit integers and null.", nameof(parameter)),
+    };
 
     private static void Bind(sqlite3 db, sqlite3_stmt statement, int index, object? value)
     {

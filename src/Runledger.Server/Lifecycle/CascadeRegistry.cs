@@ -1,3 +1,5 @@
+using Runledger.Storage;
+
 namespace Runledger.Server.Lifecycle;
 
 /// <summary>
@@ -9,6 +11,10 @@ namespace Runledger.Server.Lifecycle;
 /// <param name="FinishSql">Removes (or tombstones) the target itself once all children are gone.</param>
 public sealed record CascadeKind(string Kind, string MarkSql, string FinishSql)
 {
+    /// <summary>The values of the parameters every statement of a kind may use (<c>@Cutoff</c>: age-based kinds; null otherwise), for <see cref="SqlDialect.ExecuteAsync"/>.</summary>
+    public static RowParameter[] Parameters(string targetId, string scope, string jobId, long? cutoff) =>
+        [RowParameter.Of("@TargetId", targetId), RowParameter.Of("@Scope", scope), RowParameter.Of("@JobId", jobId), RowParameter.Of("@Cutoff", cutoff)];
+
     /// <summary>
     /// Undoes <see cref="MarkSql"/> within grace (children were never touched); must affect exactly
     /// one row, e.g. <c>UPDATE … SET deleting_job_id = NULL WHERE id = @TargetId AND deleting_job_id = @JobId</c>.

@@ -131,7 +131,7 @@ public sealed class DeletionScheduler(IDatabase database, CascadeRegistry regist
                 connection,
                 transaction,
                 cascade.MarkSql,
-                [RowParameter.Of("@TargetId", targetIds[i]), RowParameter.Of("@Scope", scope), RowParameter.Of("@JobId", jobId), RowParameter.Of("@Cutoff", options.Cutoff)],
+                CascadeKind.Parameters(targetIds[i], scope, jobId, options.Cutoff),
                 cancellationToken);
             if (marked != 1)
             {

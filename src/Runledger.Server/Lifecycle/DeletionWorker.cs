@@ -239,7 +239,7 @@ public sealed partial class DeletionWorker(
                 connection,
                 transaction,
                 cascade.FinishSql,
-                [RowParameter.Of("@TargetId", job.TargetId), RowParameter.Of("@Scope", job.Scope), RowParameter.Of("@JobId", job.Id), RowParameter.Of("@Cutoff", job.Cutoff)],
+                CascadeKind.Parameters(job.TargetId, job.Scope, job.Id, job.Cutoff),
                 cancellationToken);
             progress[job.Kind] = progress.GetValueOrDefault(job.Kind) + finished;
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
