@@ -36,6 +36,16 @@ internal sealed class ScenarioResult(string scenario)
     }
 
     /// <summary>
+    /// The warm-up's p50/p99 (no target): the first requests after start, while the JIT still
+    /// compiles the hot code again at its second tier, shown so the steady-state figures hide nothing.
+    /// </summary>
+    public void AddWarmUp(string what, Latency latency)
+    {
+        Add($"{what}, warm-up p50", latency.P50, "ms");
+        Add($"{what}, warm-up p99", latency.P99, "ms");
+    }
+
+    /// <summary>
     /// An open-model run: p50/p99/p99.9/max from each request's due time (queueing included), the
     /// errors, the rate achieved against the one asked for, and the generator's own send lag.
     /// </summary>
