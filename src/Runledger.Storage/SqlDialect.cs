@@ -164,10 +164,12 @@ public abstract class SqlDialect
     /// Deletes at most <paramref name="limit"/> rows of <paramref name="table"/> matching
     /// <paramref name="where"/> (its parameters in <paramref name="parameters"/>) inside the caller's
     /// transaction; returns how many it removed, fewer than the limit only when none are left.
-    /// By default one <see cref="BatchDeleteSql"/> statement.
+    /// By default one <see cref="BatchDeleteSql"/> statement. <paramref name="rangeWhere"/>: see
+    /// <c>CascadeChild.RangeWhere</c> (a dialect that removes a keyed table one key prefix at a
+    /// time may test only it inside a prefix; null: <paramref name="where"/> in full).
     /// </summary>
     public virtual Task<int> DeleteBatchAsync(
-        DbConnection connection, DbTransaction transaction, string table, string where, IReadOnlyList<string>? keyColumns, Dapper.DynamicParameters parameters, int limit, CancellationToken cancellationToken)
+        DbConnection connection, DbTransaction transaction, string table, string where, IReadOnlyList<string>? keyColumns, string? rangeWhere, Dapper.DynamicParameters parameters, int limit, CancellationToken cancellationToken)
     {
         parameters.Add("Limit", limit);
         return Dapper.SqlMapper.ExecuteAsync(connection, new Dapper.CommandDefinition(BatchDeleteSql(table, where, keyColumns), parameters, transaction, cancellationToken: cancellationToken));

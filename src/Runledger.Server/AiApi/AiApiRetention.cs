@@ -37,7 +37,8 @@ public sealed class AiApiRetention : ICascadeRegistration
               AND ts < @Cutoff
             """,
             Order: 1,
-            ["resource_id", "ts", "step", "seq"]));
+            ["resource_id", "ts", "step", "seq"],
+            RangeWhere: "ts < @Cutoff"));
 
         registry.AddRetentionPolicy(new RetentionPolicyKind(
             "terminal_executions",

@@ -55,8 +55,13 @@ public sealed record CascadeKind(string Kind, string MarkSql, string FinishSql)
 /// <paramref name="Where"/> selects the rows owned by the target (e.g. <c>resource_group = @TargetId</c>).
 /// Children are emptied in ascending <paramref name="Order"/>: leaves first. A table without an
 /// implicit row id (SQLite WITHOUT ROWID) names its primary key in <paramref name="KeyColumns"/>.
+/// <paramref name="RangeWhere"/>, for such a table: what a row must still satisfy once its first key
+/// column is known to meet <paramref name="Where"/> (SQLite removes it one key prefix at a time and
+/// looks the prefix up with <paramref name="Where"/>): "" when <paramref name="Where"/> depends on
+/// that column alone, e.g. <c>ts &lt; @Cutoff</c> for old points; null (the default) tests
+/// <paramref name="Where"/> in full on every row.
 /// </summary>
-public sealed record CascadeChild(string Kind, string Name, string Table, string Where, int Order, IReadOnlyList<string>? KeyColumns = null);
+public sealed record CascadeChild(string Kind, string Name, string Table, string Where, int Order, IReadOnlyList<string>? KeyColumns = null, string? RangeWhere = null);
 
 /// <summary>
 /// A retention policy a scope (resource group, project) can switch on with a number of days.

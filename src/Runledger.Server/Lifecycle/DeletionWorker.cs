@@ -197,7 +197,7 @@ public sealed partial class DeletionWorker(
                     }
 
                     limit = budget;
-                    removed = await database.Dialect.DeleteBatchAsync(connection, transaction!, child.Table, child.Where, child.KeyColumns, parameters, limit, cancellationToken);
+                    removed = await database.Dialect.DeleteBatchAsync(connection, transaction!, child.Table, child.Where, child.KeyColumns, child.RangeWhere, parameters, limit, cancellationToken);
                     progress[child.Name] = progress.GetValueOrDefault(child.Name) + removed;
                     uncommitted += removed;
                     budget -= removed;

@@ -34,13 +34,14 @@ public sealed class MetricCascade : ICascadeRegistration
                 """,
             ExistsSql = "SELECT COUNT(*) FROM metric_resources WHERE id = @TargetId AND resource_group = @Scope AND deleting_job_id IS NULL",
         });
-        registry.AddChild(new CascadeChild(Kind, "metric_points", "metric_points", "resource_id = @TargetId", Order: 1, PointKey));
+        // Both wheres select by resource_id alone: inside one resource's range nothing more is tested.
+        registry.AddChild(new CascadeChild(Kind, "metric_points", "metric_points", "resource_id = @TargetId", Order: 1, PointKey, RangeWhere: ""));
         registry.AddChild(new CascadeChild(Kind, "metric_attributes", "metric_attributes", "resource_id = @TargetId", Order: 2));
 
         foreach (var (kind, owner) in new[] { (ExecutionCascade.Kind, "execution_id"), (ResourceGroupCascade.Kind, "resource_group") })
         {
             var resources = $"resource_id IN (SELECT id FROM metric_resources WHERE {owner} = @TargetId)";
-            registry.AddChild(new CascadeChild(kind, "metric_points", "metric_points", resources, Order: 1, PointKey));
+            registry.AddChild(new CascadeChild(kind, "metric_points", "metric_points", resources, Order: 1, PointKey, RangeWhere: ""));
             registry.AddChild(new CascadeChild(kind, "metric_attributes", "metric_attributes", resources, Order: 2));
             registry.AddChild(new CascadeChild(kind, "metric_resources", "metric_resources", $"{owner} = @TargetId", Order: 3));
         }
