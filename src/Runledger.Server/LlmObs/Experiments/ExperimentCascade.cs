@@ -36,14 +36,15 @@ public sealed class ExperimentCascade : ICascadeRegistration
             AncestorsSql = $"SELECT '{ProjectKind}' AS kind, project_id AS id FROM llm_experiments WHERE id = @TargetId",
             ExistsSql = "SELECT COUNT(*) FROM llm_experiments WHERE id = @TargetId AND org_id = @Scope AND deleting_job_id IS NULL",
         });
-        registry.AddChild(new CascadeChild(Kind, "llm_experiment_metrics", "llm_experiment_metrics", "experiment_id = @TargetId", Order: 1, EventKey));
-        registry.AddChild(new CascadeChild(Kind, "llm_experiment_spans", "llm_experiment_spans", "experiment_id = @TargetId", Order: 2, EventKey));
+        // These wheres select by experiment_id alone: inside one experiment's range nothing more is tested.
+        registry.AddChild(new CascadeChild(Kind, "llm_experiment_metrics", "llm_experiment_metrics", "experiment_id = @TargetId", Order: 1, EventKey, RangeWhere: ""));
+        registry.AddChild(new CascadeChild(Kind, "llm_experiment_spans", "llm_experiment_spans", "experiment_id = @TargetId", Order: 2, EventKey, RangeWhere: ""));
 
         // Project delete: every experiment of the project, soft-deleted ones included. Their own
         // pending jobs later find nothing left and finish with zero rows.
         const string ofProject = "experiment_id IN (SELECT id FROM llm_experiments WHERE project_id = @TargetId)";
-        registry.AddChild(new CascadeChild(ProjectKind, "llm_experiment_metrics", "llm_experiment_metrics", ofProject, Order: 1, EventKey));
-        registry.AddChild(new CascadeChild(ProjectKind, "llm_experiment_spans", "llm_experiment_spans", ofProject, Order: 2, EventKey));
+        registry.AddChild(new CascadeChild(ProjectKind, "llm_experiment_metrics", "llm_experiment_metrics", ofProject, Order: 1, EventKey, RangeWhere: ""));
+        registry.AddChild(new CascadeChild(ProjectKind, "llm_experiment_spans", "llm_experiment_spans", ofProject, Order: 2, EventKey, RangeWhere: ""));
         registry.AddChild(new CascadeChild(ProjectKind, "llm_experiments", "llm_experiments", "project_id = @TargetId", Order: 3));
     }
 }
