@@ -33,4 +33,29 @@ public sealed class CascadePlanTests
 
         Assert.Empty(scans);
     }
+
+    /// <summary>
+    /// A keyed child whose <c>RangeWhere</c> is "" is removed one key prefix at a time on SQLite,
+    /// with its where tested on the prefix only: that where must not name any later key column (as
+    /// retention's <c>ts &lt; @Cutoff</c> does), or rows it excludes would be deleted with the prefix.
+    /// </summary>
+    [Fact]
+    public async Task KeyedChildrenThatSkipTheRowTest_SelectByTheirFirstKeyColumnOnly()
+    {
+        await using var server = await TestServer.StartAsync(Provider.Sqlite);
+        var registry = server.App.Services.GetRequiredService<CascadeRegistry>();
+
+        var keyed = registry.KindNames.SelectMany(registry.ChildrenOf).Where(c => c.KeyColumns is { Count: >= 2 } && c.RangeWhere == "").ToList();
+        var wrong = keyed
+            .Where(c => c.KeyColumns!.Skip(1).Any(column => System.Text.RegularExpressions.Regex.IsMatch(c.Where, $@"(?<![\w.]){column}\b")))
+            .Select(c => $"{c.Kind}/{c.Name}: {c.Where}");
+
+        Assert.NotEmpty(keyed);
+        Assert.Empty(wrong);
+
+        // The check itself finds retention's old points, which keep the per-row test of the cutoff.
+        var expired = registry.ChildrenOf(Runledger.Server.AiApi.AiApiRetention.ExpiredPointsKind).Single(c => c.Name == "metric_points");
+        Assert.Matches(@"(?<![\w.])ts\b", expired.Where);
+        Assert.Equal("ts < @Cutoff", expired.RangeWhere);
+    }
 }
