@@ -166,10 +166,12 @@ public abstract class SqlDialect
     /// transaction; returns how many it removed, fewer than the limit only when none are left.
     /// By default one <see cref="BatchDeleteSql"/> statement. <paramref name="rangeWhere"/>: see
     /// <c>CascadeChild.RangeWhere</c> (a dialect that removes a keyed table one key prefix at a
-    /// time may test only it inside a prefix; null: <paramref name="where"/> in full).
+    /// time may test only it inside a prefix; null: <paramref name="where"/> in full). <paramref name="walk"/>:
+    /// the owners to take the prefixes from, kept by the caller across the batches of one child
+    /// (see <see cref="KeyPrefixWalk"/>; null: each prefix is looked up with <paramref name="where"/>).
     /// </summary>
     public virtual Task<int> DeleteBatchAsync(
-        DbConnection connection, DbTransaction transaction, string table, string where, IReadOnlyList<string>? keyColumns, string? rangeWhere, Dapper.DynamicParameters parameters, int limit, CancellationToken cancellationToken)
+        DbConnection connection, DbTransaction transaction, string table, string where, IReadOnlyList<string>? keyColumns, string? rangeWhere, KeyPrefixWalk? walk, Dapper.DynamicParameters parameters, int limit, CancellationToken cancellationToken)
     {
         parameters.Add("Limit", limit);
         return Dapper.SqlMapper.ExecuteAsync(connection, new Dapper.CommandDefinition(BatchDeleteSql(table, where, keyColumns), parameters, transaction, cancellationToken: cancellationToken));

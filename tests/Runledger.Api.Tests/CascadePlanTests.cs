@@ -35,6 +35,36 @@ public sealed class CascadePlanTests
     }
 
     /// <summary>
+    /// A child's <c>PrefixWalk</c> takes one step of its owners' index per key prefix: on SQLite it
+    /// must read that index in order from the cursor, neither scanning a table nor sorting the owners.
+    /// </summary>
+    [Fact]
+    public async Task EveryPrefixWalk_StepsThroughAnIndexInOrder_OnSqlite()
+    {
+        await using var server = await TestServer.StartAsync(Provider.Sqlite);
+        var registry = server.App.Services.GetRequiredService<CascadeRegistry>();
+        var database = server.App.Services.GetRequiredService<IDatabase>();
+        await using var connection = await database.OpenAsync(CancellationToken.None);
+
+        var walked = registry.KindNames.SelectMany(registry.ChildrenOf).Where(c => c.PrefixWalk is not null).ToList();
+        var wrong = new List<string>();
+        foreach (var child in walked)
+        {
+            var plan = await connection.QueryAsync<(long Id, long Parent, long NotUsed, string Detail)>(
+                $"EXPLAIN QUERY PLAN {child.PrefixWalk}", new { TargetId = "t", Scope = "s", JobId = "j", Cutoff = 0L, WalkAfter = "", WalkLimit = 1000 });
+            wrong.AddRange(plan
+                .Where(step => step.Detail.StartsWith("SCAN ", StringComparison.Ordinal) || step.Detail.Contains("TEMP B-TREE", StringComparison.Ordinal) || !step.Detail.Contains("INDEX", StringComparison.Ordinal))
+                .Select(step => $"{child.Kind}/{child.Name}: {step.Detail}"));
+        }
+
+        // The project's experiment events and a resource group's metric points walk their owners.
+        Assert.Equal(
+            ["llm_project/llm_experiment_metrics", "llm_project/llm_experiment_spans", "resource_group/metric_points"],
+            walked.Select(c => $"{c.Kind}/{c.Name}").Order(StringComparer.Ordinal));
+        Assert.Empty(wrong);
+    }
+
+    /// <summary>
     /// A keyed child whose <c>RangeWhere</c> is "" is removed one key prefix at a time on SQLite,
     /// with its where tested on the prefix only: that where must not name any later key column (as
     /// retention's <c>ts &lt; @Cutoff</c> does), or rows it excludes would be deleted with the prefix.

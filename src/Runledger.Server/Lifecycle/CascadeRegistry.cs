@@ -59,9 +59,13 @@ public sealed record CascadeKind(string Kind, string MarkSql, string FinishSql)
 /// column is known to meet <paramref name="Where"/> (SQLite removes it one key prefix at a time and
 /// looks the prefix up with <paramref name="Where"/>): "" when <paramref name="Where"/> depends on
 /// that column alone, e.g. <c>ts &lt; @Cutoff</c> for old points; null (the default) tests
-/// <paramref name="Where"/> in full on every row.
+/// <paramref name="Where"/> in full on every row. <paramref name="PrefixWalk"/>, for such a table whose
+/// where names its owners through another table (a project's experiments): the SQL of a
+/// <see cref="KeyPrefixWalk"/> that walks those owners in the order of their own index, so that each
+/// prefix is one step of that index instead of a look-up with <paramref name="Where"/>.
 /// </summary>
-public sealed record CascadeChild(string Kind, string Name, string Table, string Where, int Order, IReadOnlyList<string>? KeyColumns = null, string? RangeWhere = null);
+public sealed record CascadeChild(
+    string Kind, string Name, string Table, string Where, int Order, IReadOnlyList<string>? KeyColumns = null, string? RangeWhere = null, string? PrefixWalk = null);
 
 /// <summary>
 /// A retention policy a scope (resource group, project) can switch on with a number of days.

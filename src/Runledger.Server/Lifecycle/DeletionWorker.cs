@@ -187,6 +187,7 @@ public sealed partial class DeletionWorker(
         {
             foreach (var child in registry.ChildrenOf(job.Kind))
             {
+                var walk = child.PrefixWalk is { } walkSql ? new KeyPrefixWalk(walkSql) : null;
                 int removed;
                 int limit;
                 do
@@ -197,7 +198,7 @@ public sealed partial class DeletionWorker(
                     }
 
                     limit = budget;
-                    removed = await database.Dialect.DeleteBatchAsync(connection, transaction!, child.Table, child.Where, child.KeyColumns, child.RangeWhere, parameters, limit, cancellationToken);
+                    removed = await database.Dialect.DeleteBatchAsync(connection, transaction!, child.Table, child.Where, child.KeyColumns, child.RangeWhere, walk, parameters, limit, cancellationToken);
                     progress[child.Name] = progress.GetValueOrDefault(child.Name) + removed;
                     uncommitted += removed;
                     budget -= removed;

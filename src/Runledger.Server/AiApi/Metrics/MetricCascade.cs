@@ -40,8 +40,10 @@ public sealed class MetricCascade : ICascadeRegistration
 
         foreach (var (kind, owner) in new[] { (ExecutionCascade.Kind, "execution_id"), (ResourceGroupCascade.Kind, "resource_group") })
         {
+            // A resource group's resources are walked in id order on (resource_group, id); an execution has one or a few.
             var resources = $"resource_id IN (SELECT id FROM metric_resources WHERE {owner} = @TargetId)";
-            registry.AddChild(new CascadeChild(kind, "metric_points", "metric_points", resources, Order: 1, PointKey, RangeWhere: ""));
+            var walk = owner == "resource_group" ? "SELECT id FROM metric_resources WHERE resource_group = @TargetId AND id > @WalkAfter ORDER BY id LIMIT @WalkLimit" : null;
+            registry.AddChild(new CascadeChild(kind, "metric_points", "metric_points", resources, Order: 1, PointKey, RangeWhere: "", walk));
             registry.AddChild(new CascadeChild(kind, "metric_attributes", "metric_attributes", resources, Order: 2));
             registry.AddChild(new CascadeChild(kind, "metric_resources", "metric_resources", $"{owner} = @TargetId", Order: 3));
         }
