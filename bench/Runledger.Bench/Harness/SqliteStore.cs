@@ -125,6 +125,19 @@ internal sealed class SqliteStore(string dataDir) : IStore
         command.CommandTimeout = 600;
         await command.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        await CheckpointAsync(connection, cancellationToken);
+    }
+
+    /// <summary>
+    /// A store that grew to a seed's size over many requests had its log checkpointed along the way:
+    /// do not leave the server a write-ahead log of the whole seed to copy while it is measured.
+    /// </summary>
+    private static async Task CheckpointAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        await using var checkpoint = connection.CreateCommand();
+        checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
+        checkpoint.CommandTimeout = 600;
+        await checkpoint.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task<ExperimentCounts> CountExperimentsAsync(string projectId, CancellationToken cancellationToken)
@@ -188,13 +201,7 @@ internal sealed class SqliteStore(string dataDir) : IStore
         }
 
         await transaction.CommitAsync(cancellationToken);
-
-        // A dataset that grew to this size over many appends had its log checkpointed along the way:
-        // do not leave the server a write-ahead log of the whole seed to copy while it is measured.
-        await using var checkpoint = connection.CreateCommand();
-        checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
-        checkpoint.CommandTimeout = 600;
-        await checkpoint.ExecuteNonQueryAsync(cancellationToken);
+        await CheckpointAsync(connection, cancellationToken);
     }
 
     public ValueTask DisposeAsync()
