@@ -25,9 +25,8 @@ public sealed class CascadePlanTests
         {
             foreach (var child in registry.ChildrenOf(kind))
             {
-                var plan = await connection.QueryAsync<(long Id, long Parent, long NotUsed, string Detail)>(
-                    $"EXPLAIN QUERY PLAN SELECT 1 FROM {child.Table} WHERE {child.Where}", new { TargetId = "t", Scope = "s", JobId = "j", Cutoff = 0L });
-                scans.AddRange(plan.Where(step => step.Detail.StartsWith("SCAN ", StringComparison.Ordinal)).Select(step => $"{kind}/{child.Name}: {step.Detail}"));
+                var plan = await PlanAsync(connection, $"SELECT 1 FROM {child.Table} WHERE {child.Where}");
+                scans.AddRange(plan.Where(step => step.StartsWith("SCAN ", StringComparison.Ordinal)).Select(step => $"{kind}/{child.Name}: {step}"));
             }
         }
 
@@ -50,11 +49,10 @@ public sealed class CascadePlanTests
         var wrong = new List<string>();
         foreach (var child in walked)
         {
-            var plan = await connection.QueryAsync<(long Id, long Parent, long NotUsed, string Detail)>(
-                $"EXPLAIN QUERY PLAN {child.PrefixWalk}", new { TargetId = "t", Scope = "s", JobId = "j", Cutoff = 0L, WalkAfter = "", WalkLimit = 1000 });
+            var plan = await PlanAsync(connection, child.PrefixWalk!);
             wrong.AddRange(plan
-                .Where(step => step.Detail.StartsWith("SCAN ", StringComparison.Ordinal) || step.Detail.Contains("TEMP B-TREE", StringComparison.Ordinal) || !step.Detail.Contains("INDEX", StringComparison.Ordinal))
-                .Select(step => $"{child.Kind}/{child.Name}: {step.Detail}"));
+                .Where(step => step.StartsWith("SCAN ", StringComparison.Ordinal) || step.Contains("TEMP B-TREE", StringComparison.Ordinal) || !step.Contains("INDEX", StringComparison.Ordinal))
+                .Select(step => $"{child.Kind}/{child.Name}: {step}"));
         }
 
         // The project's experiment events and a resource group's metric points walk their owners.
@@ -91,4 +89,10 @@ public sealed class CascadePlanTests
         Assert.True(Names(expired.Where, "ts"));
         Assert.Equal("ts < @Cutoff", expired.RangeWhere);
     }
+
+    /// <summary>The detail of each step of SQLite's plan for <paramref name="sql"/>, with every parameter a cascade statement may name.</summary>
+    private static async Task<List<string>> PlanAsync(System.Data.Common.DbConnection connection, string sql) =>
+        (await connection.QueryAsync<(long Id, long Parent, long NotUsed, string Detail)>(
+            $"EXPLAIN QUERY PLAN {sql}", new { TargetId = "t", Scope = "s", JobId = "j", Cutoff = 0L, WalkAfter = "", WalkLimit = 1000 }))
+        .Select(step => step.Detail).ToList();
 }

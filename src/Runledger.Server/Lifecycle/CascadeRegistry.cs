@@ -65,7 +65,19 @@ public sealed record CascadeKind(string Kind, string MarkSql, string FinishSql)
 /// prefix is one step of that index instead of a look-up with <paramref name="Where"/>.
 /// </summary>
 public sealed record CascadeChild(
-    string Kind, string Name, string Table, string Where, int Order, IReadOnlyList<string>? KeyColumns = null, string? RangeWhere = null, string? PrefixWalk = null);
+    string Kind, string Name, string Table, string Where, int Order, IReadOnlyList<string>? KeyColumns = null, string? RangeWhere = null, string? PrefixWalk = null)
+{
+    /// <summary>
+    /// For a child owned through rows of another table (points through a resource group's metric
+    /// resources): the where, <paramref name="column"/> among the ids of <paramref name="ownerTable"/>'s
+    /// rows whose <paramref name="ownerColumn"/> is the target, and the <see cref="PrefixWalk"/> over
+    /// those same rows in id order (needs an index on (<paramref name="ownerColumn"/>, id)), built
+    /// together so the walk never yields an owner the where would not.
+    /// </summary>
+    public static (string Where, string Walk) OwnedThrough(string column, string ownerTable, string ownerColumn) =>
+        ($"{column} IN (SELECT id FROM {ownerTable} WHERE {ownerColumn} = @TargetId)",
+         $"SELECT id FROM {ownerTable} WHERE {ownerColumn} = @TargetId AND id > @WalkAfter ORDER BY id LIMIT @WalkLimit");
+}
 
 /// <summary>
 /// A retention policy a scope (resource group, project) can switch on with a number of days.

@@ -41,9 +41,8 @@ public sealed class MetricCascade : ICascadeRegistration
         foreach (var (kind, owner) in new[] { (ExecutionCascade.Kind, "execution_id"), (ResourceGroupCascade.Kind, "resource_group") })
         {
             // A resource group's resources are walked in id order on (resource_group, id); an execution has one or a few.
-            var resources = $"resource_id IN (SELECT id FROM metric_resources WHERE {owner} = @TargetId)";
-            var walk = owner == "resource_group" ? "SELECT id FROM metric_resources WHERE resource_group = @TargetId AND id > @WalkAfter ORDER BY id LIMIT @WalkLimit" : null;
-            registry.AddChild(new CascadeChild(kind, "metric_points", "metric_points", resources, Order: 1, PointKey, RangeWhere: "", walk));
+            var (resources, walk) = CascadeChild.OwnedThrough("resource_id", "metric_resources", owner);
+            registry.AddChild(new CascadeChild(kind, "metric_points", "metric_points", resources, Order: 1, PointKey, RangeWhere: "", owner == "resource_group" ? walk : null));
             registry.AddChild(new CascadeChild(kind, "metric_attributes", "metric_attributes", resources, Order: 2));
             registry.AddChild(new CascadeChild(kind, "metric_resources", "metric_resources", $"{owner} = @TargetId", Order: 3));
         }

@@ -43,8 +43,7 @@ public sealed class ExperimentCascade : ICascadeRegistration
         // Project delete: every experiment of the project, soft-deleted ones included. Their own
         // pending jobs later find nothing left and finish with zero rows.
         // The experiments are walked in id order on (project_id, id), each one step of that index.
-        const string ofProject = "experiment_id IN (SELECT id FROM llm_experiments WHERE project_id = @TargetId)";
-        const string experimentsOfProject = "SELECT id FROM llm_experiments WHERE project_id = @TargetId AND id > @WalkAfter ORDER BY id LIMIT @WalkLimit";
+        var (ofProject, experimentsOfProject) = CascadeChild.OwnedThrough("experiment_id", "llm_experiments", "project_id");
         registry.AddChild(new CascadeChild(ProjectKind, "llm_experiment_metrics", "llm_experiment_metrics", ofProject, Order: 1, EventKey, RangeWhere: "", experimentsOfProject));
         registry.AddChild(new CascadeChild(ProjectKind, "llm_experiment_spans", "llm_experiment_spans", ofProject, Order: 2, EventKey, RangeWhere: "", experimentsOfProject));
         registry.AddChild(new CascadeChild(ProjectKind, "llm_experiments", "llm_experiments", "project_id = @TargetId", Order: 3));
