@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using Runledger.Server;
 
 namespace Runledger.Api.Tests.Support;
@@ -12,16 +11,24 @@ namespace Runledger.Api.Tests.Support;
 /// </summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
+    private const string ListeningOn = "Now listening on: ";
+
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
+    private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Uri? _baseAddress;
 
-    private ServerProcess(Process process, Uri baseAddress)
+    private ServerProcess(Process process)
     {
         _process = process;
-        BaseAddress = baseAddress;
     }
 
-    public Uri BaseAddress { get; }
+    /// <summary>
+    /// Where the process listens: the port Kestrel bound (the process is started on port 0, so no
+    /// other test can take its port between choosing and binding); known once it has said so.
+    /// </summary>
+    public Uri BaseAddress => Volatile.Read(ref _baseAddress)
+        ?? throw new InvalidOperationException("The server has not said where it listens yet; await WaitReadyAsync first.");
 
     public int Id => _process.Id;
 
@@ -30,7 +37,6 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>Starts the server. <paramref name="settings"/> are configuration keys (Storage:DataDir …), passed as environment variables.</summary>
     public static ServerProcess Start(IDictionary<string, string?> settings, params string[] args)
     {
-        var port = FreePort();
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -40,7 +46,7 @@ public sealed class ServerProcess : IAsyncDisposable
         };
         start.ArgumentList.Add(typeof(RunledgerApp).Assembly.Location);
         start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add($"http://127.0.0.1:{port}");
+        start.ArgumentList.Add("http://127.0.0.1:0");
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
@@ -57,7 +63,7 @@ public sealed class ServerProcess : IAsyncDisposable
         }
 
         var process = new Process { StartInfo = start };
-        var server = new ServerProcess(process, new Uri($"http://127.0.0.1:{port}"));
+        var server = new ServerProcess(process);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);
         process.Start();
@@ -77,10 +83,21 @@ public sealed class ServerProcess : IAsyncDisposable
         return client;
     }
 
-    /// <summary>Waits for the first 200 from /readyz; fails with the process output if it exits or takes too long.</summary>
+    /// <summary>Waits for the process to say where it listens, then for the first 200 from /readyz there; fails with the process output if it exits or takes too long.</summary>
     public async Task<TimeSpan> WaitReadyAsync(int timeoutSeconds = 60)
     {
         var started = Stopwatch.StartNew();
+        while (!_listening.Task.IsCompleted && started.Elapsed < TimeSpan.FromSeconds(timeoutSeconds))
+        {
+            Assert.False(_process.HasExited, $"The server exited with code {(_process.HasExited ? _process.ExitCode : 0)}:\n{Output}");
+            await Task.WhenAny(_listening.Task, Task.Delay(20));
+        }
+
+        if (!_listening.Task.IsCompleted)
+        {
+            throw new TimeoutException($"The server did not say where it listens within {timeoutSeconds} s:\n{Output}");
+        }
+
         using var client = NewClient(null);
         client.Timeout = TimeSpan.FromSeconds(2);
         while (started.Elapsed < TimeSpan.FromSeconds(timeoutSeconds))
@@ -146,13 +163,12 @@ public sealed class ServerProcess : IAsyncDisposable
         if (line is not null)
         {
             _output.Enqueue(line);
+            var at = line.IndexOf(ListeningOn, StringComparison.Ordinal);
+            if (at >= 0 && Uri.TryCreate(line[(at + ListeningOn.Length)..].Trim(), UriKind.Absolute, out var address)
+                && Interlocked.CompareExchange(ref _baseAddress, address, null) is null)
+            {
+                _listening.SetResult();
+            }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
