@@ -184,12 +184,20 @@ public abstract class ExecutionTests(ServerFixture fixture)
 
         async Task<string> Count(string query) => await (await client.GetAsync("/v2/lm/executions/$count" + query)).Content.ReadAsStringAsync();
 
-        Assert.Equal([c, b, a], await Ids(""));
+        // Newest first; executions started in the same millisecond are ordered by id, descending, as
+        // the stores order them (the three start within a few ms of each other).
+        var listed = (await (await client.GetAsync("/v2/lm/executions")).ExpectAsync(HttpStatusCode.OK))["resources"]!.AsArray();
+        var createdAt = listed.ToDictionary(e => (string)e!["id"]!, e => DateTimeOffset.Parse((string)e!["createdAt"]!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(createdAt[a] <= createdAt[b] && createdAt[b] <= createdAt[c], $"created out of order: {listed.ToJsonString()}");
+        var newestFirst = new[] { a, b, c }.OrderByDescending(id => createdAt[id]).ThenByDescending(id => id, StringComparer.Ordinal).ToList();
+        List<string> Newest(params string[] ids) => newestFirst.Where(ids.Contains).ToList();
+
+        Assert.Equal(newestFirst, await Ids(""));
         Assert.Equal([b], await Ids("?status=DEAD"));
-        Assert.Equal([b, a], await Ids($"?executableIds={Templates.Quick}"));
+        Assert.Equal(Newest(a, b), await Ids($"?executableIds={Templates.Quick}"));
         Assert.Equal([a], await Ids($"?configurationId={ok}"));
-        Assert.Equal([c, b, a], await Ids($"?scenarioId={Templates.Scenario}"));
-        Assert.Equal([b], await Ids("?$top=1&$skip=1"));
+        Assert.Equal(newestFirst, await Ids($"?scenarioId={Templates.Scenario}"));
+        Assert.Equal([newestFirst[1]], await Ids("?$top=1&$skip=1"));
         Assert.Empty(await Ids("?executionScheduleId=schedule-1"));
         Assert.Equal("3", await Count(""));
         Assert.Equal("1", await Count("?status=RUNNING"));
