@@ -9,7 +9,7 @@ namespace Runledger.Bench.Scenarios;
 /// <summary>
 /// The reads of design.md's read target, shared by <c>reads</c> and <c>reads-during-cascade</c>:
 /// <c>GET /v2/lm/executions/{id}</c> over seeded COMPLETED executions <c>bench-2 … bench-N+1</c>
-/// (<c>bench-1</c> is left to whatever the scenario deletes), and the first page of 100 records of
+/// (<c>bench-1</c> and <c>bench-N+2</c> … are left to whatever the scenario deletes), and the first page of 100 records of
 /// a seeded LLM Obs dataset. Both are checked once in full before any load.
 /// </summary>
 internal sealed class ReadWorkload
@@ -48,16 +48,19 @@ internal sealed class ReadWorkload
         result.Parameter("records in the dataset", records);
     }
 
-    /// <summary>Seeds <paramref name="executions"/> + 1 executions and a dataset of <paramref name="records"/> records; checks one answer of each read.</summary>
-    public static async Task<ReadWorkload> SeedAsync(BenchContext context, BenchServer server, string scenario, int executions, int records, CancellationToken cancellationToken)
+    /// <summary>
+    /// Seeds <paramref name="executions"/> + 1 + <paramref name="spare"/> executions (the spare ones,
+    /// <c>bench-N+2</c> …, are not read) and a dataset of <paramref name="records"/> records; checks one answer of each read.
+    /// </summary>
+    public static async Task<ReadWorkload> SeedAsync(BenchContext context, BenchServer server, string scenario, int executions, int records, CancellationToken cancellationToken, int spare = 0)
     {
         var seed = Stopwatch.StartNew();
-        await server.Store.SeedCompletedExecutionsAsync(BenchContext.ResourceGroup, executions + 1, cancellationToken);
+        await server.Store.SeedCompletedExecutionsAsync(BenchContext.ResourceGroup, executions + 1 + spare, cancellationToken);
         using var http = LlmObsApi.NewClient(server.Process.BaseAddress);
         var project = await LlmObsApi.CreateProjectAsync(http, "bench-reads", cancellationToken);
         var dataset = await LlmObsApi.CreateDatasetAsync(http, project, "bench-reads", cancellationToken);
         await LlmObsApi.SeedRecordsAsync(http, project, dataset, records, cancellationToken);
-        context.Progress(scenario, $"seeded {executions + 1:N0} executions and {records:N0} records in {seed.Elapsed.TotalSeconds:0.0} s");
+        context.Progress(scenario, $"seeded {executions + 1 + spare:N0} executions and {records:N0} records in {seed.Elapsed.TotalSeconds:0.0} s");
 
         var workload = new ReadWorkload(
             Enumerable.Range(2, executions).Select(i => new Uri($"/v2/lm/executions/{BenchIds.Execution(i)}", UriKind.Relative)).ToArray(),
