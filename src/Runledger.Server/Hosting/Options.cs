@@ -69,4 +69,11 @@ public sealed class LifecycleOptions
 
     /// <summary>While the node is busy, the share of time its cascades may work (1 = never yield): after a batch of t ms it pauses t × (1 − share) / share.</summary>
     public double BusyCascadeShare { get; set; } = 0.5;
+
+    /// <summary>
+    /// The CPU priority of the worker's thread: <c>Idle</c> (a thread of its own that any request
+    /// thread preempts; Linux SCHED_IDLE) or <c>Normal</c> (the thread pool). On a saturated machine an
+    /// idle worker waits until a core is free, and a write may wait for the batch it preempted.
+    /// </summary>
+    public BackgroundPriority WorkerPriority { get; set; } = BackgroundPriority.Idle;
 }

@@ -33,13 +33,13 @@ public sealed partial class DeletionWorker(
 
     public string NodeId => _nodeId;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (!options.Value.WorkerEnabled)
-        {
-            return;
-        }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        options.Value.WorkerEnabled
+            ? BackgroundThread.RunAsync("rl-deletion", options.Value.WorkerPriority, () => LoopAsync(stoppingToken))
+            : Task.CompletedTask;
 
+    private async Task LoopAsync(CancellationToken stoppingToken)
+    {
         var poll = TimeSpan.FromSeconds(options.Value.PollSeconds);
         while (!stoppingToken.IsCancellationRequested)
         {
