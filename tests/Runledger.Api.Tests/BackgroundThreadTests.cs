@@ -1,6 +1,7 @@
 using System.Net;
 using Runledger.Api.Tests.Support;
 using Runledger.Server.Hosting;
+using Runledger.Server.Lifecycle;
 using Runledger.Storage;
 
 namespace Runledger.Api.Tests;
@@ -76,21 +77,41 @@ public sealed class BackgroundThreadTests
         Assert.Equal(OperatingSystem.IsLinux() ? 0 : -1, Assert.Single(policies)); // SCHED_OTHER
     }
 
-    [Fact]
-    public async Task TheServersWorker_RunsAtIdlePriority_ItsCheckpointAtNormal()
+    [Theory]
+    [InlineData(Provider.Sqlite, SchedIdle)]
+    [InlineData(Provider.Postgres, 0)]
+    public async Task TheWorkersThread_IsIdleOnSqlite_NormalOnPostgres(Provider provider, int policy)
     {
         if (!OperatingSystem.IsLinux())
         {
             return; // SCHED_IDLE is a Linux scheduling policy; elsewhere the thread only gets the lowest priority.
         }
 
-        await using var server = await TestServer.StartAsync(Provider.Sqlite);
-        foreach (var (name, policy) in new[] { ("rl-deletion", SchedIdle), ("rl-checkpoint", 0) })
+        await using var server = await TestServer.StartAsync(provider);
+        var worker = server.Service<DeletionWorker>();
+        for (var attempt = 0; worker.LoopThreadId is null && attempt < 50; attempt++)
         {
-            var tids = await ThreadsNamedAsync(name);
-            Assert.NotEmpty(tids);
-            Assert.All(tids, tid => Assert.Equal(policy, BackgroundThread.PolicyOf(tid)));
+            await Task.Delay(100);
         }
+
+        Assert.NotNull(worker.LoopThreadId);
+        Assert.NotEqual(Environment.ProcessId, worker.LoopThreadId); // not the main thread: a thread of its own
+        Assert.Equal("rl-deletion", File.ReadAllText($"/proc/self/task/{worker.LoopThreadId}/comm").Trim());
+        Assert.Equal(policy, BackgroundThread.PolicyOf(worker.LoopThreadId!.Value));
+    }
+
+    [Fact]
+    public async Task TheCheckpoint_HasAThreadOfItsOwn_AtNormalPriority()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        await using var server = await TestServer.StartAsync(Provider.Sqlite);
+        var tids = await ThreadsNamedAsync("rl-checkpoint");
+        Assert.NotEmpty(tids);
+        Assert.All(tids, tid => Assert.Equal(0, BackgroundThread.PolicyOf(tid)));
     }
 
     [Theory]

@@ -81,6 +81,9 @@ public static class BackgroundThread
         }
     }
 
+    /// <summary>Linux: the OS id of the calling thread (what <c>/proc/self/task</c> lists); elsewhere null.</summary>
+    public static int? CurrentOsThreadId() => OperatingSystem.IsLinux() ? gettid() : null;
+
     /// <summary>Linux: the scheduling policy of <paramref name="tid"/> (0: the calling thread), e.g. 5 for SCHED_IDLE.</summary>
     public static int PolicyOf(int tid) => OperatingSystem.IsLinux() ? sched_getscheduler(tid) : -1;
 
@@ -90,4 +93,7 @@ public static class BackgroundThread
 
     [DllImport("libc", SetLastError = true)]
     private static extern int sched_getscheduler(int pid);
+
+    [DllImport("libc")]
+    private static extern int gettid();
 }

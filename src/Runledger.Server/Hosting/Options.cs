@@ -71,9 +71,13 @@ public sealed class LifecycleOptions
     public double BusyCascadeShare { get; set; } = 0.5;
 
     /// <summary>
-    /// The CPU priority of the worker's thread: <c>Idle</c> (a thread of its own that any request
-    /// thread preempts; Linux SCHED_IDLE) or <c>Normal</c> (the thread pool). On a saturated machine an
-    /// idle worker waits until a core is free, and a write may wait for the batch it preempted.
+    /// The CPU priority of the worker's thread (a thread of its own either way): <c>Idle</c> (any
+    /// request thread preempts it; Linux SCHED_IDLE) or <c>Normal</c>. Unset: <c>Idle</c> on SQLite,
+    /// where the cascade's work runs in this thread, and <c>Normal</c> on PostgreSQL, where it runs in
+    /// the database's processes and an idle thread only answered them later (bench on PostgreSQL:
+    /// projects-delete 529,000 rows/s idle against 641,000 normal, under reads 441,000 against
+    /// 491,000, the reads' p99 ratio 1.7× either way). On a saturated machine an idle worker
+    /// waits until a core is free, and a write may wait for the batch it preempted.
     /// </summary>
-    public BackgroundPriority WorkerPriority { get; set; } = BackgroundPriority.Idle;
+    public BackgroundPriority? WorkerPriority { get; set; }
 }

@@ -35,11 +35,19 @@ public sealed partial class DeletionWorker(
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         options.Value.WorkerEnabled
-            ? BackgroundThread.RunAsync("rl-deletion", options.Value.WorkerPriority, () => LoopAsync(stoppingToken))
+            ? BackgroundThread.RunAsync("rl-deletion", Priority, () => LoopAsync(stoppingToken))
             : Task.CompletedTask;
+
+    /// <summary><see cref="LifecycleOptions.WorkerPriority"/>, or by provider when unset: idle on SQLite, normal on PostgreSQL.</summary>
+    public BackgroundPriority Priority => options.Value.WorkerPriority
+        ?? (database.ProviderName == "sqlite" ? BackgroundPriority.Idle : BackgroundPriority.Normal);
+
+    /// <summary>The OS id of the thread the worker's loop runs on, once it runs (Linux).</summary>
+    public int? LoopThreadId { get; private set; }
 
     private async Task LoopAsync(CancellationToken stoppingToken)
     {
+        LoopThreadId = BackgroundThread.CurrentOsThreadId();
         var poll = TimeSpan.FromSeconds(options.Value.PollSeconds);
         while (!stoppingToken.IsCancellationRequested)
         {
