@@ -136,18 +136,43 @@ public sealed class SqliteDatabase : IDatabase, IDisposable
         }
 
         using var turn = await EnterWriteQueueAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA busy_timeout = 0;";
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await SetBusyTimeoutAsync(connection, 0, cancellationToken);
+        long busy;
         try
         {
-            var (busy, _, _) = await WalCheckpointAsync(connection, "RESTART", cancellationToken);
-            return (log, busy == 0);
+            (busy, _, _) = await WalCheckpointAsync(connection, "RESTART", cancellationToken);
         }
-        finally
+        catch
         {
-            command.CommandText = $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds};";
-            await command.ExecuteNonQueryAsync(CancellationToken.None);
+            await RestoreBusyTimeoutAsync(connection);
+            throw;
+        }
+
+        await RestoreBusyTimeoutAsync(connection);
+        return (log, busy == 0);
+    }
+
+    private static async Task SetBusyTimeoutAsync(SqliteConnection connection, int milliseconds, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"PRAGMA busy_timeout = {milliseconds};";
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Puts the pooled connection back to the busy timeout every connection has; if that fails, closes
+    /// it instead (left at 0, it would fail the next writer at once rather than wait) and throws.
+    /// </summary>
+    private async Task RestoreBusyTimeoutAsync(SqliteConnection connection)
+    {
+        try
+        {
+            await SetBusyTimeoutAsync(connection, BusyTimeoutMilliseconds, CancellationToken.None);
+        }
+        catch (SqliteException)
+        {
+            SqliteConnection.ClearPool(connection);
+            throw;
         }
     }
 
