@@ -98,8 +98,9 @@ public sealed class SqliteDatabase : IDatabase, IDisposable
     /// <summary>
     /// Pages (4 KiB) of write-ahead log after which a committing writer checkpoints itself: 1 GiB, a
     /// backstop only. The background checkpoint (MaintainAsync, four times a second, which restarts
-    /// the log past <see cref="RestartFrames"/>) keeps the log below it; a lower limit made every ~30th request of a write-heavy load (e.g. 100-record
-    /// deletes, ~300 dirty pages each) copy 40 MiB into the database and fsync inside its own commit.
+    /// the log past <see cref="RestartFrames"/>) keeps the log below it; a lower limit made every
+    /// ~30th request of a write-heavy load (e.g. 100-record deletes, ~300 dirty pages each) copy
+    /// 40 MiB into the database and fsync inside its own commit.
     /// </summary>
     private const int AutoCheckpointPages = 262_144;
 
@@ -117,19 +118,18 @@ public sealed class SqliteDatabase : IDatabase, IDisposable
     public const int DefaultRestartFrames = 65_536;
 
     /// <summary>
-    /// A passive checkpoint; when it copied the whole log and the log has reached
-    /// <see cref="RestartFrames"/>, a RESTART checkpoint (it copies what was committed meanwhile) in
-    /// this process's write queue, so that the next writer starts the log from its beginning. Writers
-    /// wait for the queue's turn (woken the
+    /// A passive checkpoint; when the log has reached <see cref="RestartFrames"/>, a RESTART
+    /// checkpoint (it copies what the passive one could not) in this process's write queue, so that
+    /// the next writer starts the log from its beginning. Writers wait for the queue's turn (woken the
     /// moment it ends) instead of sleeping in SQLite's busy handler (1, 2, 5, 10 … ms), and the restart
     /// does not wait for readers either: one still reading from the log makes it give up until the
     /// next tick (a restart that waited up to 100 ms for readers held PATCHes for 60 ms). Answers the
-    /// log's size in frames after the passive checkpoint, and whether a restart went through.
+    /// log's size in frames at the passive checkpoint, and whether a restart went through.
     /// </summary>
     public async ValueTask<(long LogFrames, bool Restarted)> CheckpointAsync(CancellationToken cancellationToken)
     {
         await using var connection = (SqliteConnection)await OpenAsync(cancellationToken);
-        var (_, log, _) = await WalCheckpointAsync(connection, "PASSIVE", cancellationToken);
+        var (_, log) = await WalCheckpointAsync(connection, "PASSIVE", cancellationToken);
         if (log < RestartFrames)
         {
             return (log, false);
@@ -140,7 +140,7 @@ public sealed class SqliteDatabase : IDatabase, IDisposable
         long busy;
         try
         {
-            (busy, _, _) = await WalCheckpointAsync(connection, "RESTART", cancellationToken);
+            (busy, _) = await WalCheckpointAsync(connection, "RESTART", cancellationToken);
         }
         catch
         {
@@ -178,12 +178,13 @@ public sealed class SqliteDatabase : IDatabase, IDisposable
 
     public async ValueTask MaintainAsync(CancellationToken cancellationToken) => await CheckpointAsync(cancellationToken);
 
-    private static async Task<(long Busy, long Log, long Copied)> WalCheckpointAsync(SqliteConnection connection, string mode, CancellationToken cancellationToken)
+    /// <summary>Runs <c>PRAGMA wal_checkpoint(mode)</c>: whether it was stopped short (1) and the log's size in frames.</summary>
+    private static async Task<(long Busy, long Log)> WalCheckpointAsync(SqliteConnection connection, string mode, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
         command.CommandText = $"PRAGMA wal_checkpoint({mode});";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2)) : (1, 0, 0);
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetInt64(0), reader.GetInt64(1)) : (1, 0);
     }
 
     public void Dispose() => _writeQueue.Dispose();

@@ -181,6 +181,7 @@ internal sealed class ProjectsDeleteScenario : IScenario
             await Task.Delay(20, cancellationToken);
         }
 
+        var rows = (long)experiments * events + experiments + 1;
         var toNoContent = new List<TimeSpan>(projects);
         var reclaimed = new List<TimeSpan>(projects);
         foreach (var project in seeded)
@@ -189,7 +190,7 @@ internal sealed class ProjectsDeleteScenario : IScenario
             toNoContent.Add(await DeleteAsync(http, project, cancellationToken));
             await server.Client.WaitForDeletionJobsAsync(TimeSpan.FromMinutes(10), cancellationToken);
             reclaimed.Add(Stopwatch.GetElapsedTime(started));
-            context.Progress(Name, $"project {reclaimed.Count} of {projects}: reclaimed in {reclaimed[^1].TotalSeconds:0.00} s ({((long)experiments * events + experiments + 1) / reclaimed[^1].TotalSeconds:N0} rows/s)");
+            context.Progress(Name, $"project {reclaimed.Count} of {projects}: reclaimed in {reclaimed[^1].TotalSeconds:0.00} s ({rows / reclaimed[^1].TotalSeconds:N0} rows/s)");
             var after = await server.Store.CountExperimentsAsync(project, cancellationToken);
             var othersEvents = (long)(projects - reclaimed.Count) * experiments * events;
             if (after != new ExperimentCounts(0, 0, othersEvents, 0))
@@ -198,7 +199,6 @@ internal sealed class ProjectsDeleteScenario : IScenario
             }
         }
 
-        var rows = (long)experiments * events + experiments + 1;
         var rates = reclaimed.Select(t => rows / t.TotalSeconds).Order().ToList();
         var schedule = Latency.Of(toNoContent);
         result.Add($"projects/delete → 204, median of {projects}", schedule.P50, "ms");
