@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Dapper;
 using Runledger.Api.Tests.Support;
+using Runledger.Storage;
 using Runledger.Storage.Credentials;
 using static Runledger.Api.Tests.Support.LlmObs;
 
@@ -189,6 +191,57 @@ public abstract class DatasetTests(ServerFixture fixture)
         await (await Client.PostAsync($"{V1}/projects/delete", Http.JsonApi("projects", new JsonObject { ["project_ids"] = "x" })))
             .ExpectErrorAsync(HttpStatusCode.BadRequest, Error("400", "Bad Request", "'project_ids' must be an array of ids, not string.", "InvalidRequest", jsonPointer: "/data/attributes/project_ids"));
         Assert.Equal(1, await Server.CountAsync("SELECT COUNT(*) FROM llm_projects WHERE id = @project AND deleting_job_id IS NULL", new { project }));
+    }
+
+    [Fact]
+    public async Task AnyBody_NamingAPropertyTwice_400PointsAtTheSecond_NothingStored()
+    {
+        var name = "dup-" + Guid.NewGuid().ToString("N");
+        await (await Client.PostAsync($"{V1}/projects", Http.Json($$$$"""{"data":{"type":"projects","attributes":{"name":"{{{{name}}}}","name":"{{{{name}}}}-2"}}}""")))
+            .ExpectErrorAsync(HttpStatusCode.BadRequest, Error("400", "Bad Request",
+                "The request body names 'name' twice in one object (field '/data/attributes/name'); each property may appear once.", "MalformedBody", jsonPointer: "/data/attributes/name"));
+        Assert.Equal(0, await Server.CountAsync("SELECT COUNT(*) FROM llm_projects WHERE name LIKE @name", new { name = name + "%" }));
+
+        var project = await Client.NewProjectAsync();
+        var dataset = await Client.NewDatasetAsync(project);
+        await (await Client.PostAsync($"{V1}/{project}/datasets/{dataset}/records",
+                Http.Json("""{"data":{"type":"records","attributes":{"records":[{"input":"a"},{"input":{"q":1,"a/b":2,"a/b":3}}]}}}""")))
+            .ExpectErrorAsync(HttpStatusCode.BadRequest, Error("400", "Bad Request",
+                "The request body names 'a/b' twice in one object (field '/data/attributes/records/1/input/a~1b'); each property may appear once.", "MalformedBody",
+                jsonPointer: "/data/attributes/records/1/input/a~1b"));
+        Assert.Equal(0, await Server.CountAsync("SELECT COUNT(*) FROM llm_records WHERE dataset_id = @dataset", new { dataset }));
+    }
+
+    [Fact]
+    public async Task Append_ALargeBatch_AnswersEveryRecordInOrder_AndStoresThem()
+    {
+        // 2,000 records answer ≈ 500 KB: written out in several flushes, without a length.
+        var project = await Client.NewProjectAsync();
+        var dataset = await Client.NewDatasetAsync(project);
+        var records = new JsonArray();
+        for (var i = 0; i < 2_000; i++)
+        {
+            records.Add(new JsonObject { ["input"] = new JsonObject { ["question"] = $"What is {i} \"squared\"? é" }, ["expected_output"] = i, ["metadata"] = new JsonObject { ["n"] = i } });
+        }
+
+        var response = await Client.PostAsync($"{V1}/{project}/datasets/{dataset}/records", Http.JsonApi("records", new JsonObject { ["records"] = records }));
+        var body = await response.ExpectAsync(HttpStatusCode.Created);
+        var answered = body["data"]![0]!["records"]!.AsArray();
+        Assert.Equal(2_000, answered.Count);
+        for (var i = 0; i < 2_000; i += 397)
+        {
+            Assert.Equal($"What is {i} \"squared\"? é", (string?)answered[i]!["input"]!["question"]);
+            Assert.Equal(i, (int)answered[i]!["expected_output"]!);
+            Assert.Equal(i, (int)answered[i]!["metadata"]!["n"]!);
+            Assert.Equal(dataset, (string?)answered[i]!["dataset_id"]);
+        }
+
+        Assert.Equal(2_000, answered.Select(r => (string?)r!["id"]).Distinct().Count());
+        Assert.Equal(2_000, await Server.CountAsync("SELECT COUNT(*) FROM llm_records WHERE dataset_id = @dataset", new { dataset }));
+        await using var connection = await Server.Service<IDatabase>().OpenAsync(CancellationToken.None);
+        Assert.Equal(
+            """{"question":"What is 5 \"squared\"? é"}""",
+            await connection.ExecuteScalarAsync<string>("SELECT input FROM llm_records WHERE dataset_id = @dataset AND id = @id", new { dataset, id = (string?)answered[5]!["id"] }));
     }
 }
 

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Runledger.Server.LlmObs.Records;
 
@@ -7,7 +8,8 @@ namespace Runledger.Api.Tests;
 /// Records are deduplicated by the SHA-256 of their input's canonical JSON (keys sorted, no
 /// whitespace), stored with each record: the hash of a given input must never change, or a record
 /// stored before would no longer match the same input appended again. The expected values are the
-/// hashes the first implementation stored.
+/// hashes the first implementation stored. Request bodies are hashed from the parsed element and
+/// CSV cells from a node: both must give those same hashes, and the same stored text.
 /// </summary>
 public sealed class RecordHashTests
 {
@@ -20,8 +22,24 @@ public sealed class RecordHashTests
     [InlineData("{}", "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a")]
     [InlineData("[{\"b\":2,\"a\":1},[],{},\"\\ud83d\\ude00 emoji 😀\"]", "a2a9011d32bc58aa1fbaa2e27eb56099107d4c25216a543edcc7f6659f7cb5ff")]
     [InlineData("""{"A":1,"a":2,"_":3,"10":4,"9":5}""", "26510226f2e1e02aab84ded4bc6d57cc7dc73c48f59dd71844a9aa49743d645e")]
-    public void TheHashOfAnInput_IsTheOneStoredBefore(string input, string expected) =>
+    [InlineData("""{"only":{"z":1,"a":[{"y":2,"b":3}]}}""", "236d6512aeb7cfd32596aad2f2abba8ae90702f0e95ca35ed1ea969c3db8492b")]
+    public void TheHashOfAnInput_IsTheOneStoredBefore(string input, string expected)
+    {
         Assert.Equal(expected, RecordJson.Hash(JsonNode.Parse(input)));
+        using var document = JsonDocument.Parse(input);
+        Assert.Equal(expected, RecordJson.Hash(document.RootElement));
+    }
+
+    [Theory]
+    [InlineData("""{ "b" : 1, "a" : [1, 2.50, -0, 1e3, true, false, null], "c" : {"z":"x","y":{"\u00e9":"é ü 日本","k":"<tag> & 'q' \"dq\" \\ / \b\f\n\r\t \u0001"}}}""")]
+    [InlineData("[{\"b\":2,\"a\":1},[],{},\"\\ud83d\\ude00 emoji 😀\"]")]
+    [InlineData("\"plain \\u0041 string\"")]
+    [InlineData("12345678901234567890")]
+    public void AnInputIsStored_AsItsNodeWouldBe(string input)
+    {
+        using var document = JsonDocument.Parse(input);
+        Assert.Equal(JsonNode.Parse(input)!.ToJsonString(RecordJson.Stored), RecordJson.StoredText(document.RootElement));
+    }
 
     [Fact]
     public void KeyOrderAndSpacing_DoNotChangeTheHash() =>

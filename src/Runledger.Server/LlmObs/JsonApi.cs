@@ -18,28 +18,114 @@ public static class JsonApi
 
     public static async Task<(JsonObject? Attributes, JsonObject? Data, ApiError? Error)> ReadDataAsync(HttpContext context, string type)
     {
-        var body = await JsonBody.ReadAsync(context, LlmObsJson.Default.JsonObject, "application/json", "application/vnd.api+json");
-        if (!body.Ok)
+        var (attributes, data, error) = await ReadDataElementAsync(context, type);
+        return (error is null ? JsonObject.Create(attributes) : null, data, error);
+    }
+
+    /// <summary>
+    /// <see cref="ReadDataAsync"/> with <c>data.attributes</c> as the parsed element, for handlers
+    /// that read large lists (record batches) without building a node for every value. The
+    /// document lives until the response is done.
+    /// </summary>
+    public static async Task<(JsonElement Attributes, JsonObject? Data, ApiError? Error)> ReadDataElementAsync(HttpContext context, string type)
+    {
+        var (root, bodyError) = await ReadDocumentAsync(context);
+        if (bodyError is not null)
         {
-            return (null, null, body.Error);
+            return (default, null, bodyError);
         }
 
-        if (body.Value!["data"] is not JsonObject data)
+        if (!root.TryGetProperty("data", out var dataElement) || dataElement.ValueKind != JsonValueKind.Object)
         {
-            return (null, null, Invalid("/data", "'data' is required and must be an object."));
+            return (default, null, Invalid("/data", "'data' is required and must be an object."));
         }
 
-        if (data["type"] is not JsonValue typeValue || !typeValue.TryGetValue<string>(out var actualType) || actualType != type)
+        var data = JsonObject.Create(dataElement);
+        if (!dataElement.TryGetProperty("type", out var typeElement) || typeElement.ValueKind != JsonValueKind.String || typeElement.GetString() != type)
         {
-            return (null, data, Invalid("/data/type", $"'data.type' must be \"{type}\"."));
+            return (default, data, Invalid("/data/type", $"'data.type' must be \"{type}\"."));
         }
 
-        if (data["attributes"] is not JsonObject attributes)
+        if (!dataElement.TryGetProperty("attributes", out var attributes) || attributes.ValueKind != JsonValueKind.Object)
         {
-            return (null, data, Invalid("/data/attributes", "'data.attributes' is required and must be an object."));
+            return (default, data, Invalid("/data/attributes", "'data.attributes' is required and must be an object."));
         }
 
         return (attributes, data, null);
+    }
+
+    private static readonly JsonDocumentOptions StrictParsing = new() { AllowDuplicateProperties = false };
+
+    /// <summary>
+    /// The body as one JSON object, parsed once (no copy of the bytes; the document's index is
+    /// pooled and given back when the response is done). An object that names a property twice is a
+    /// 400 that points at the second one: which of the two a client meant is not ours to guess.
+    /// Other malformed bodies answer exactly what the serializer's reading says.
+    /// </summary>
+    private static async Task<(JsonElement Root, ApiError? Error)> ReadDocumentAsync(HttpContext context)
+    {
+        var (bytes, error) = await JsonBody.ReadBytesAsync(context, "application/json", "application/vnd.api+json");
+        if (error is not null)
+        {
+            return (default, error);
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(bytes, StrictParsing);
+        }
+        catch (JsonException)
+        {
+            // Malformed JSON (answered as every body is), or else a property named twice.
+            return (default, JsonBody.Deserialize(bytes, LlmObsJson.Default.JsonObject).Error ?? DuplicateProperty(bytes));
+        }
+
+        context.Response.RegisterForDispose(document);
+        return document.RootElement.ValueKind == JsonValueKind.Object
+            ? (document.RootElement, null)
+            : (default, JsonBody.Deserialize(bytes, LlmObsJson.Default.JsonObject).Error);
+    }
+
+    private static ApiError DuplicateProperty(ReadOnlyMemory<byte> bytes)
+    {
+        using var document = JsonDocument.Parse(bytes);
+        var (pointer, name) = FindDuplicate(document.RootElement, "") ?? ("", "?");
+        return ApiError.BadRequest("MalformedBody", $"The request body names '{name}' twice in one object (field '{pointer}'); each property may appear once.") with { SourcePointer = pointer };
+
+        static (string Pointer, string Name)? FindDuplicate(JsonElement element, string at)
+        {
+            if (element.ValueKind == JsonValueKind.Object)
+            {
+                var seen = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var property in element.EnumerateObject())
+                {
+                    var pointer = at + "/" + property.Name.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
+                    if (!seen.Add(property.Name))
+                    {
+                        return (pointer, property.Name);
+                    }
+
+                    if (FindDuplicate(property.Value, pointer) is { } found)
+                    {
+                        return found;
+                    }
+                }
+            }
+            else if (element.ValueKind == JsonValueKind.Array)
+            {
+                var index = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (FindDuplicate(item, $"{at}/{index++}") is { } found)
+                    {
+                        return found;
+                    }
+                }
+            }
+
+            return null;
+        }
     }
 
     /// <summary>A string attribute: absent → (null, false); present → its value (null allowed only when <paramref name="nullable"/>).</summary>

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Runledger.Server.Auth;
@@ -80,14 +79,14 @@ public static class RecordEndpoints
     public static async Task<IResult> AppendAsync(
         string projectId, string datasetId, HttpContext context, IRecordStore records, IOptions<DatasetOptions> options, TimeProvider time)
     {
-        var (attributes, _, error) = await JsonApi.ReadDataAsync(context, Type);
+        var (attributes, _, error) = await JsonApi.ReadDataElementAsync(context, Type);
         if (error is not null)
         {
             return error.ToResult();
         }
 
-        var (items, itemsError) = ItemArray(attributes!, "records", "/data/attributes", required: true, options.Value.MaxBatchItems, tooLargeStatus: StatusCodes.Status400BadRequest);
-        var (deduplicate, dedupError) = Flag(attributes!, "deduplicate", defaultValue: true);
+        var (items, itemsError) = ItemArray(attributes, "records", "/data/attributes", required: true, options.Value.MaxBatchItems, tooLargeStatus: StatusCodes.Status400BadRequest);
+        var (deduplicate, dedupError) = Flag(attributes, "deduplicate", defaultValue: true);
         if ((itemsError ?? dedupError) is { } invalid)
         {
             return invalid.ToResult();
@@ -96,7 +95,7 @@ public static class RecordEndpoints
         var inserts = new List<RecordInsert>(items.Count);
         for (var i = 0; i < items.Count; i++)
         {
-            var (insert, insertError) = ReadInsert(items[i], $"/data/attributes/records/{i}", allowIdAndTags: false);
+            var (insert, insertError) = ReadInsert(items[i], "/data/attributes/records", i, allowIdAndTags: false);
             if (insertError is not null)
             {
                 return insertError.ToResult();
@@ -114,13 +113,13 @@ public static class RecordEndpoints
     public static async Task<IResult> UpdateAsync(
         string projectId, string datasetId, HttpContext context, IRecordStore records, IOptions<DatasetOptions> options, TimeProvider time)
     {
-        var (attributes, _, error) = await JsonApi.ReadDataAsync(context, Type);
+        var (attributes, _, error) = await JsonApi.ReadDataElementAsync(context, Type);
         if (error is not null)
         {
             return error.ToResult();
         }
 
-        var (items, itemsError) = ItemArray(attributes!, "records", "/data/attributes", required: true, options.Value.MaxBatchItems, tooLargeStatus: StatusCodes.Status400BadRequest);
+        var (items, itemsError) = ItemArray(attributes, "records", "/data/attributes", required: true, options.Value.MaxBatchItems, tooLargeStatus: StatusCodes.Status400BadRequest);
         if (itemsError is not null)
         {
             return itemsError.ToResult();
@@ -129,7 +128,7 @@ public static class RecordEndpoints
         var updates = new List<RecordPatch>(items.Count);
         for (var i = 0; i < items.Count; i++)
         {
-            var (patch, patchError) = ReadPatch(items[i], $"/data/attributes/records/{i}", allowTags: false);
+            var (patch, patchError) = ReadPatch(items[i], "/data/attributes/records", i, allowTags: false);
             if (patchError is not null)
             {
                 return patchError.ToResult();
@@ -179,7 +178,7 @@ public static class RecordEndpoints
     public static async Task<IResult> BatchUpdateAsync(
         string projectId, string datasetId, HttpContext context, IRecordStore records, HoldChecker holds, IOptions<DatasetOptions> options, TimeProvider time)
     {
-        var (attributes, data, error) = await JsonApi.ReadDataAsync(context, DatasetEndpoints.Type);
+        var (attributes, data, error) = await JsonApi.ReadDataElementAsync(context, DatasetEndpoints.Type);
         if (error is not null)
         {
             return error.ToResult();
@@ -192,11 +191,11 @@ public static class RecordEndpoints
 
         const string at = "/data/attributes";
         var max = options.Value.MaxBatchItems;
-        var (insertItems, insertError) = ItemArray(attributes!, "insert_records", at, required: false, max, StatusCodes.Status413PayloadTooLarge);
-        var (updateItems, updateError) = ItemArray(attributes!, "update_records", at, required: false, max, StatusCodes.Status413PayloadTooLarge);
-        var (deleteIds, deleteError) = StringArray(attributes!, "delete_records", at);
-        var (tags, tagsError) = StringArray(attributes!, "tags", at);
-        var (newVersion, versionError) = Flag(attributes!, "create_new_version", defaultValue: true);
+        var (insertItems, insertError) = ItemArray(attributes, "insert_records", at, required: false, max, StatusCodes.Status413PayloadTooLarge);
+        var (updateItems, updateError) = ItemArray(attributes, "update_records", at, required: false, max, StatusCodes.Status413PayloadTooLarge);
+        var (deleteIds, deleteError) = StringArray(attributes, "delete_records", at);
+        var (tags, tagsError) = StringArray(attributes, "tags", at);
+        var (newVersion, versionError) = Flag(attributes, "create_new_version", defaultValue: true);
         if ((insertError ?? updateError ?? deleteError ?? tagsError ?? versionError) is { } invalid)
         {
             return invalid.ToResult();
@@ -214,7 +213,7 @@ public static class RecordEndpoints
         var inserts = new List<RecordInsert>(insertItems.Count);
         for (var i = 0; i < insertItems.Count; i++)
         {
-            var (insert, itemError) = ReadInsert(insertItems[i], $"{at}/insert_records/{i}", allowIdAndTags: true);
+            var (insert, itemError) = ReadInsert(insertItems[i], $"{at}/insert_records", i, allowIdAndTags: true);
             if (itemError is not null)
             {
                 return itemError.ToResult();
@@ -227,7 +226,7 @@ public static class RecordEndpoints
         var updates = new List<RecordPatch>(updateItems.Count);
         for (var i = 0; i < updateItems.Count; i++)
         {
-            var (patch, itemError) = ReadPatch(updateItems[i], $"{at}/update_records/{i}", allowTags: true);
+            var (patch, itemError) = ReadPatch(updateItems[i], $"{at}/update_records", i, allowTags: true);
             if (itemError is not null)
             {
                 return itemError.ToResult();
@@ -324,20 +323,24 @@ public static class RecordEndpoints
         _ => throw new InvalidOperationException($"Outcome {result.Outcome} has no error."),
     };
 
-    /// <summary>An input, expected output or metadata value as stored: any JSON for the first two, an object or null for metadata.</summary>
-    internal static (RecordInsert? Insert, ApiError? Error) ReadInsert(JsonNode? item, string pointer, bool allowIdAndTags)
+    /// <summary>
+    /// An input, expected output or metadata value as stored: any JSON for the first two, an object or
+    /// null for metadata. Read from the parsed element (no node per value); the item's pointer
+    /// (<paramref name="list"/>/<paramref name="index"/>) is only written out for an error.
+    /// </summary>
+    internal static (RecordInsert? Insert, ApiError? Error) ReadInsert(JsonElement record, string list, int index, bool allowIdAndTags)
     {
-        if (item is not JsonObject record)
+        if (record.ValueKind != JsonValueKind.Object)
         {
-            return (null, JsonApi.Invalid(pointer, "Each record must be an object with at least 'input'."));
+            return (null, JsonApi.Invalid($"{list}/{index}", "Each record must be an object with at least 'input'."));
         }
 
-        if (!record.TryGetPropertyValue("input", out var input) || input is null)
+        if (!record.TryGetProperty("input", out var input) || input.ValueKind == JsonValueKind.Null)
         {
-            return (null, JsonApi.Invalid(pointer + "/input", "'input' is required (any JSON value but null)."));
+            return (null, JsonApi.Invalid($"{list}/{index}/input", "'input' is required (any JSON value but null)."));
         }
 
-        var metadata = DatasetEndpoints.ObjectAttribute(record, "metadata", pointer + "/");
+        var metadata = ObjectMember(record, "metadata", list, index);
         if (metadata.Error is not null)
         {
             return (null, metadata.Error);
@@ -347,57 +350,60 @@ public static class RecordEndpoints
         var tags = new TagOps();
         if (allowIdAndTags)
         {
-            if (record.TryGetPropertyValue("id", out var idNode) && idNode is not null)
+            if (record.TryGetProperty("id", out var idElement) && idElement.ValueKind != JsonValueKind.Null)
             {
-                if (idNode.GetValueKind() != JsonValueKind.String || string.IsNullOrEmpty(idNode.GetValue<string>()) || idNode.GetValue<string>().Length > 255)
+                id = idElement.ValueKind == JsonValueKind.String ? idElement.GetString() : null;
+                if (string.IsNullOrEmpty(id) || id.Length > 255)
                 {
-                    return (null, JsonApi.Invalid(pointer + "/id", "'id' must be a non-empty string of at most 255 characters (or left out to get a generated one)."));
+                    return (null, JsonApi.Invalid($"{list}/{index}/id", "'id' must be a non-empty string of at most 255 characters (or left out to get a generated one)."));
                 }
-
-                id = idNode.GetValue<string>();
             }
 
-            var (list, listError) = StringArray(record, "tags", pointer);
-            var (ops, opsError) = ReadTagOps(record, pointer);
+            var (names, listError) = StringArray(record, "tags", $"{list}/{index}");
+            var (ops, opsError) = ReadTagOps(record, list, index);
             if ((listError ?? opsError) is { } tagError)
             {
                 return (null, tagError);
             }
 
-            tags = list is null ? ops : Merge(ops, list);
+            tags = names is null ? ops : Merge(ops, names);
         }
 
-        record.TryGetPropertyValue("expected_output", out var expected);
-        return (new RecordInsert(id, input.ToJsonString(RecordJson.Stored), RecordJson.Hash(input), expected?.ToJsonString(RecordJson.Stored), metadata.Json, tags), null);
+        var expected = record.TryGetProperty("expected_output", out var expectedElement) && expectedElement.ValueKind != JsonValueKind.Null
+            ? RecordJson.StoredText(expectedElement)
+            : null;
+        return (new RecordInsert(id, RecordJson.StoredText(input), RecordJson.Hash(input), expected, metadata.Json, tags), null);
     }
 
-    internal static (RecordPatch? Patch, ApiError? Error) ReadPatch(JsonNode? item, string pointer, bool allowTags)
+    internal static (RecordPatch? Patch, ApiError? Error) ReadPatch(JsonElement record, string list, int index, bool allowTags)
     {
-        if (item is not JsonObject record)
+        if (record.ValueKind != JsonValueKind.Object)
         {
-            return (null, JsonApi.Invalid(pointer, "Each record update must be an object with at least 'id'."));
+            return (null, JsonApi.Invalid($"{list}/{index}", "Each record update must be an object with at least 'id'."));
         }
 
-        if (record["id"] is not JsonValue idValue || idValue.GetValueKind() != JsonValueKind.String || string.IsNullOrEmpty(idValue.GetValue<string>()))
+        var id = record.TryGetProperty("id", out var idElement) && idElement.ValueKind == JsonValueKind.String ? idElement.GetString() : null;
+        if (string.IsNullOrEmpty(id))
         {
-            return (null, JsonApi.Invalid(pointer + "/id", "'id' is required: the id of the record to update."));
+            return (null, JsonApi.Invalid($"{list}/{index}/id", "'id' is required: the id of the record to update."));
         }
 
-        var metadata = DatasetEndpoints.ObjectAttribute(record, "metadata", pointer + "/");
+        var metadata = ObjectMember(record, "metadata", list, index);
         if (metadata.Error is not null)
         {
             return (null, metadata.Error);
         }
 
-        if (record.TryGetPropertyValue("input", out var input) && input is null)
+        var hasInput = record.TryGetProperty("input", out var input);
+        if (hasInput && input.ValueKind == JsonValueKind.Null)
         {
-            return (null, JsonApi.Invalid(pointer + "/input", "'input' must not be null; leave it out to keep the current input."));
+            return (null, JsonApi.Invalid($"{list}/{index}/input", "'input' must not be null; leave it out to keep the current input."));
         }
 
         var tags = new TagOps();
         if (allowTags)
         {
-            var (ops, opsError) = ReadTagOps(record, pointer);
+            var (ops, opsError) = ReadTagOps(record, list, index);
             if (opsError is not null)
             {
                 return (null, opsError);
@@ -406,95 +412,120 @@ public static class RecordEndpoints
             tags = ops;
         }
 
-        var setExpected = record.TryGetPropertyValue("expected_output", out var expected);
+        var setExpected = record.TryGetProperty("expected_output", out var expected);
         return (new RecordPatch(
-            idValue.GetValue<string>(),
-            input?.ToJsonString(RecordJson.Stored),
-            input is null ? null : RecordJson.Hash(input),
+            id,
+            hasInput ? RecordJson.StoredText(input) : null,
+            hasInput ? RecordJson.Hash(input) : null,
             setExpected,
-            expected?.ToJsonString(RecordJson.Stored),
+            setExpected && expected.ValueKind != JsonValueKind.Null ? RecordJson.StoredText(expected) : null,
             metadata.Present,
             metadata.Json,
             tags), null);
     }
 
-    private static (TagOps Ops, ApiError? Error) ReadTagOps(JsonObject record, string pointer)
+    /// <summary>An item's object member as stored: absent → (null, false); null → (null, true); else an object.</summary>
+    private static (string? Json, bool Present, ApiError? Error) ObjectMember(JsonElement record, string name, string list, int index)
     {
-        if (!record.TryGetPropertyValue("tag_operations", out var node) || node is null)
+        if (!record.TryGetProperty(name, out var value))
+        {
+            return (null, false, null);
+        }
+
+        return value.ValueKind switch
+        {
+            JsonValueKind.Null => (null, true, null),
+            JsonValueKind.Object => (RecordJson.StoredText(value), true, null),
+            var kind => (null, true, JsonApi.Invalid($"{list}/{index}/{name}", $"'{name}' must be an object, not {kind.ToString().ToLowerInvariant()}.")),
+        };
+    }
+
+    private static (TagOps Ops, ApiError? Error) ReadTagOps(JsonElement record, string list, int index)
+    {
+        if (!record.TryGetProperty("tag_operations", out var ops) || ops.ValueKind == JsonValueKind.Null)
         {
             return (new TagOps(), null);
         }
 
-        if (node is not JsonObject ops)
+        var pointer = $"{list}/{index}/tag_operations";
+        if (ops.ValueKind != JsonValueKind.Object)
         {
-            return (new TagOps(), JsonApi.Invalid(pointer + "/tag_operations", "'tag_operations' must be an object with 'remove', 'add' and/or 'set' lists."));
+            return (new TagOps(), JsonApi.Invalid(pointer, "'tag_operations' must be an object with 'remove', 'add' and/or 'set' lists."));
         }
 
-        var (remove, removeError) = StringArray(ops, "remove", pointer + "/tag_operations");
-        var (add, addError) = StringArray(ops, "add", pointer + "/tag_operations");
-        var (set, setError) = StringArray(ops, "set", pointer + "/tag_operations");
+        var (remove, removeError) = StringArray(ops, "remove", pointer);
+        var (add, addError) = StringArray(ops, "add", pointer);
+        var (set, setError) = StringArray(ops, "set", pointer);
         return (new TagOps(remove, add, set), removeError ?? addError ?? setError);
     }
 
     private static TagOps Merge(TagOps ops, IReadOnlyList<string> extra) =>
         ops.Set is not null ? ops with { Set = ops.Set.Concat(extra).ToList() } : ops with { Add = (ops.Add ?? []).Concat(extra).ToList() };
 
-    private static (IReadOnlyList<JsonNode?> Items, ApiError? Error) ItemArray(JsonObject attributes, string name, string at, bool required, int max, int tooLargeStatus)
+    private static (IReadOnlyList<JsonElement> Items, ApiError? Error) ItemArray(JsonElement attributes, string name, string at, bool required, int max, int tooLargeStatus)
     {
         var pointer = $"{at}/{name}";
-        if (!attributes.TryGetPropertyValue(name, out var node) || node is null)
+        if (!attributes.TryGetProperty(name, out var node) || node.ValueKind == JsonValueKind.Null)
         {
             return ([], required ? JsonApi.Invalid(pointer, $"'{name}' is required: a list of records.") : null);
         }
 
-        if (node is not JsonArray array)
+        if (node.ValueKind != JsonValueKind.Array)
         {
-            return ([], JsonApi.Invalid(pointer, $"'{name}' must be an array, not {node.GetValueKind().ToString().ToLowerInvariant()}."));
+            return ([], JsonApi.Invalid(pointer, $"'{name}' must be an array, not {node.ValueKind.ToString().ToLowerInvariant()}."));
         }
 
-        if (array.Count > max)
+        var count = node.GetArrayLength();
+        if (count > max)
         {
-            return ([], new ApiError(tooLargeStatus, "TooManyItems", $"'{name}' has {array.Count} records; the limit is {max} per request (Datasets:MaxBatchItems). Send smaller batches.") { SourcePointer = pointer });
+            return ([], new ApiError(tooLargeStatus, "TooManyItems", $"'{name}' has {count} records; the limit is {max} per request (Datasets:MaxBatchItems). Send smaller batches.") { SourcePointer = pointer });
         }
 
-        return (array.ToList(), null);
+        var items = new List<JsonElement>(count);
+        foreach (var item in node.EnumerateArray())
+        {
+            items.Add(item);
+        }
+
+        return (items, null);
     }
 
-    private static (IReadOnlyList<string>? Values, ApiError? Error) StringArray(JsonObject parent, string name, string at)
+    private static (IReadOnlyList<string>? Values, ApiError? Error) StringArray(JsonElement parent, string name, string at)
     {
-        var pointer = $"{at}/{name}";
-        if (!parent.TryGetPropertyValue(name, out var node) || node is null)
+        if (!parent.TryGetProperty(name, out var node) || node.ValueKind == JsonValueKind.Null)
         {
             return (null, null);
         }
 
-        if (node is not JsonArray array)
+        if (node.ValueKind != JsonValueKind.Array)
         {
-            return (null, JsonApi.Invalid(pointer, $"'{name}' must be an array of strings."));
+            return (null, JsonApi.Invalid($"{at}/{name}", $"'{name}' must be an array of strings."));
         }
 
-        var values = new List<string>(array.Count);
-        for (var i = 0; i < array.Count; i++)
+        var values = new List<string>(node.GetArrayLength());
+        var i = 0;
+        foreach (var value in node.EnumerateArray())
         {
-            if (array[i] is not JsonValue value || value.GetValueKind() != JsonValueKind.String)
+            if (value.ValueKind != JsonValueKind.String)
             {
-                return (null, JsonApi.Invalid($"{pointer}/{i}", $"'{name}[{i}]' must be a string."));
+                return (null, JsonApi.Invalid($"{at}/{name}/{i}", $"'{name}[{i}]' must be a string."));
             }
 
-            values.Add(value.GetValue<string>());
+            values.Add(value.GetString()!);
+            i++;
         }
 
         return (values, null);
     }
 
-    private static (bool Value, ApiError? Error) Flag(JsonObject attributes, string name, bool defaultValue)
+    private static (bool Value, ApiError? Error) Flag(JsonElement attributes, string name, bool defaultValue)
     {
-        if (!attributes.TryGetPropertyValue(name, out var node) || node is null)
+        if (!attributes.TryGetProperty(name, out var node) || node.ValueKind == JsonValueKind.Null)
         {
             return (defaultValue, null);
         }
 
-        return node.GetValueKind() switch
+        return node.ValueKind switch
         {
             JsonValueKind.True => (true, null),
             JsonValueKind.False => (false, null),
