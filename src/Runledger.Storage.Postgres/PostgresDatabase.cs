@@ -44,6 +44,8 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : IDatabase, I
 
     public ValueTask<IDisposable> EnterWriteQueueAsync(CancellationToken cancellationToken) => ValueTask.FromResult<IDisposable>(NoQueue.Instance);
 
+    public bool WritersWaiting => false;
+
     public ValueTask MaintainAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     public ValueTask DisposeAsync() => dataSource.DisposeAsync();

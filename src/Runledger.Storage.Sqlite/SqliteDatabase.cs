@@ -191,9 +191,27 @@ public sealed class SqliteDatabase : IDatabase, IDisposable
 
     public async ValueTask<IDisposable> EnterWriteQueueAsync(CancellationToken cancellationToken)
     {
-        await _writeQueue.WaitAsync(cancellationToken);
+        if (_writeQueue.Wait(0, CancellationToken.None))
+        {
+            return new Turn(_writeQueue);
+        }
+
+        Interlocked.Increment(ref _waiting);
+        try
+        {
+            await _writeQueue.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waiting);
+        }
+
         return new Turn(_writeQueue);
     }
+
+    public bool WritersWaiting => Volatile.Read(ref _waiting) > 0;
+
+    private int _waiting;
 
     private sealed class Turn(SemaphoreSlim queue) : IDisposable
     {

@@ -32,6 +32,13 @@ public interface IDatabase
     ValueTask<IDisposable> EnterWriteQueueAsync(CancellationToken cancellationToken);
 
     /// <summary>
+    /// Whether a writer of this process is waiting in <see cref="EnterWriteQueueAsync"/> for the turn
+    /// someone holds: background work that holds the turn for several steps ends early for it. False
+    /// where there is no queue (PostgreSQL).
+    /// </summary>
+    bool WritersWaiting { get; }
+
+    /// <summary>
     /// Background upkeep, called about once a second by the host. On SQLite this copies the
     /// write-ahead log into the database file (a passive checkpoint) off the writers' path, so a
     /// commit seldom has to do it; PostgreSQL does its own.

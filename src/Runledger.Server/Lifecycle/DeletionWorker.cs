@@ -15,7 +15,8 @@ namespace Runledger.Server.Lifecycle;
 /// <c>FOR UPDATE SKIP LOCKED</c>), empties each child table in bounded batches — each batch one
 /// transaction that also records progress and renews the lease — then removes the target and
 /// writes the audit entry in one last transaction. A node killed at any point leaves a job whose
-/// lease expires; whoever claims it next carries on from what is left.
+/// lease expires; whoever claims it next carries on from what is left. Small jobs are claimed and
+/// finished several to a transaction first (<see cref="RunSmallJobsAsync"/>).
 /// </summary>
 public sealed partial class DeletionWorker(
     IDatabase database,
@@ -53,7 +54,8 @@ public sealed partial class DeletionWorker(
         {
             try
             {
-                if (!await RunOnceAsync(stoppingToken))
+                var (grouped, noneDue) = await RunSmallJobsCoreAsync(stoppingToken);
+                if (grouped == 0 && (noneDue || !await RunOnceAsync(stoppingToken)))
                 {
                     await signal.WaitAsync(poll, time, stoppingToken);
                 }
@@ -141,6 +143,180 @@ public sealed partial class DeletionWorker(
 
         return true;
     }
+
+    /// <summary>The most jobs one <see cref="RunSmallJobsAsync"/> transaction finishes.</summary>
+    public const int SmallJobGroup = 32;
+
+    /// <summary>
+    /// How long one <see cref="RunSmallJobsAsync"/> transaction goes on taking jobs. It holds the
+    /// write queue (SQLite) or the audit chain meanwhile; on SQLite it also ends as soon as another
+    /// writer queues (<see cref="IDatabase.WritersWaiting"/>), so a request waits for one job at most.
+    /// </summary>
+    public static readonly TimeSpan SmallJobTime = TimeSpan.FromMilliseconds(2);
+
+    private const string JobSavepoint = "rl_job";
+
+    /// <summary>
+    /// Claims and finishes due jobs that are small — their rows fit in what is left of one batch
+    /// (<see cref="LifecycleOptions.BatchSize"/>) — one after another in ONE transaction, up to
+    /// <see cref="SmallJobGroup"/> of them, for <see cref="SmallJobTime"/> or until another writer
+    /// queues; answers how many it finished. Each job's claim, cascade, finish and audit entry are what the one-job path writes,
+    /// in a savepoint of their own, and all commit together: a node killed meanwhile leaves every one
+    /// of them queued as before, never half done. The first job that is not small, is under legal
+    /// hold or fails is rolled back to its savepoint and left for <see cref="RunOnceAsync(CancellationToken)"/>,
+    /// which claims it next (it is first in claim order) and batches, postpones or fails it as ever.
+    /// </summary>
+    /// <remarks>
+    /// Measured (bench execution-bulk: 20,000 one-execution jobs): the one-job path writes ≈ 21 pages
+    /// of log a job in two transactions (claim; cascade and finish), most of them the same pages of
+    /// the jobs table, its indexes and the audit log again and again. Written together, those pages
+    /// go to the log once per group.
+    /// </remarks>
+    public async Task<int> RunSmallJobsAsync(CancellationToken cancellationToken) => (await RunSmallJobsCoreAsync(cancellationToken)).Finished;
+
+    /// <summary><see cref="RunSmallJobsAsync"/>, and whether it found no due job at all (then the one-job path has nothing to claim either).</summary>
+    private async Task<(int Finished, bool NoneDue)> RunSmallJobsCoreAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var finished = new List<(DeletionJobRow Job, Dictionary<string, long> Progress, long Rows, long Started)>();
+        using (var turn = await database.EnterWriteQueueAsync(cancellationToken))
+        {
+            await using var connection = await database.OpenAsync(cancellationToken);
+            await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+
+            // The order every job transaction takes: holds (shared), then the audit chain, then rows.
+            await database.Dialect.LockHoldsAsync(connection, transaction, exclusive: false, cancellationToken);
+            await database.Dialect.LockAuditChainAsync(connection, transaction, cancellationToken);
+            var began = time.GetTimestamp();
+            var budget = (long)settings.BatchSize;
+            var noneDue = false;
+            while (finished.Count < SmallJobGroup && budget > 0 && time.GetElapsedTime(began) < SmallJobTime
+                && (finished.Count == 0 || !database.WritersWaiting))
+            {
+                var started = time.GetTimestamp();
+                await transaction.SaveAsync(JobSavepoint, cancellationToken);
+                (DeletionJobRow Job, Dictionary<string, long> Progress, long Rows)? done;
+                try
+                {
+                    var (claimed, result) = await FinishSmallAsync(connection, transaction, budget, cancellationToken);
+                    noneDue = !claimed && finished.Count == 0;
+                    done = result;
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // The one-job path meets this again and records it on the job.
+                    LogSmallJobFailed(logger, ex);
+                    done = null;
+                }
+
+                if (done is not { } job)
+                {
+                    try
+                    {
+                        await transaction.RollbackAsync(JobSavepoint, cancellationToken);
+                    }
+                    catch (DbException)
+                    {
+                        // The failure ended the whole transaction (SQLite does so for some I/O errors):
+                        // nothing of the group is kept; every job is still queued as it was.
+                        return (0, false);
+                    }
+
+                    break;
+                }
+
+                await transaction.ReleaseAsync(JobSavepoint, cancellationToken);
+                finished.Add((job.Job, job.Progress, job.Rows, started));
+                budget -= job.Rows;
+            }
+
+            if (finished.Count == 0)
+            {
+                return (0, noneDue);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        foreach (var (job, progress, rows, started) in finished)
+        {
+            RunledgerTelemetry.CascadeRowsRemoved.Add(rows, new KeyValuePair<string, object?>("kind", job.Kind));
+            RunledgerTelemetry.DeletionJobDuration.Record(
+                time.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("kind", job.Kind), new KeyValuePair<string, object?>("outcome", "done"));
+            LogFinished(logger, job.Id, job.Kind, job.TargetId, progress.Values.Sum());
+        }
+
+        return (finished.Count, false);
+    }
+
+    /// <summary>
+    /// Inside the group's transaction: claims the next due job and, when its rows fit in
+    /// <paramref name="budget"/> and no legal hold protects it, removes them, finishes it and appends
+    /// its audit entry. Done is null when there is no due job (Claimed false) or it is not one for
+    /// the group (the caller rolls back to the job's savepoint).
+    /// </summary>
+    private async Task<(bool Claimed, (DeletionJobRow Job, Dictionary<string, long> Progress, long Rows)? Done)> FinishSmallAsync(
+        DbConnection connection, DbTransaction transaction, long budget, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var job = await jobs.ClaimNextAsync(connection, transaction, _nodeId, now, now + (settings.LeaseSeconds * 1000L), cancellationToken);
+        if (job is null)
+        {
+            return (false, null);
+        }
+
+        if ((await holds.FindManyAsync(connection, transaction, job.Kind, [job.TargetId], job.Scope, cancellationToken))[0] is not null)
+        {
+            return (true, null);
+        }
+
+        var cascade = registry.Kind(job.Kind);
+        var progress = JsonSerializer.Deserialize(job.Progress, LifecycleJson.Default.DictionaryStringInt64) ?? [];
+        var parameters = new DynamicParameters(new { job.TargetId, job.Scope, JobId = job.Id, job.Cutoff });
+        var removedAll = 0L;
+        foreach (var child in registry.ChildrenOf(job.Kind))
+        {
+            var walk = child.PrefixWalk is { } walkSql ? new KeyPrefixWalk(walkSql) : null;
+            var limit = (int)(budget - removedAll);
+            var removed = await database.Dialect.DeleteBatchAsync(connection, transaction, child.Table, child.Where, child.KeyColumns, child.RangeWhere, walk, parameters, limit, cancellationToken);
+            if (removed >= limit)
+            {
+                // More rows than the group has room for: a job for the batched path.
+                return (true, null);
+            }
+
+            progress[child.Name] = progress.GetValueOrDefault(child.Name) + removed;
+            removedAll += removed;
+        }
+
+        var finished = await database.Dialect.ExecuteAsync(
+            connection, transaction, cascade.FinishSql, CascadeKind.Parameters(job.TargetId, job.Scope, job.Id, job.Cutoff), cancellationToken);
+        progress[job.Kind] = progress.GetValueOrDefault(job.Kind) + finished;
+        if (!await jobs.RecordBatchAsync(connection, transaction, job.Id, _nodeId, removedAll + finished, Serialize(progress), now + (settings.LeaseSeconds * 1000L), cancellationToken)
+            || !await jobs.CompleteAsync(connection, transaction, job.Id, _nodeId, now, cancellationToken))
+        {
+            throw new LeaseLostException();
+        }
+
+        await audit.AppendAsync(connection, transaction, FinishedEntry(job, progress, now), cancellationToken);
+        LogClaimed(logger, job.Id, job.Kind, job.TargetId, job.Attempts);
+        return (true, (job, progress, removedAll + finished));
+    }
+
+    private static AuditRow FinishedEntry(DeletionJobRow job, Dictionary<string, long> progress, long now) => new()
+    {
+        Id = Guid.CreateVersion7().ToString(),
+        At = now,
+        Actor = "system",
+        Action = "deletion.finished",
+        TargetKind = job.Kind,
+        TargetId = job.TargetId,
+        Scope = job.Scope,
+        JobId = job.Id,
+        Counts = Serialize(progress),
+        Detail = $"requested by {job.RequestedBy}",
+    };
 
     /// <summary>How often the open-jobs gauge is recounted.</summary>
     public static readonly TimeSpan GaugeInterval = TimeSpan.FromSeconds(15);
@@ -258,19 +434,7 @@ public sealed partial class DeletionWorker(
                 throw new LeaseLostException();
             }
 
-            await audit.AppendAsync(connection, transaction!, new AuditRow
-            {
-                Id = Guid.CreateVersion7().ToString(),
-                At = now,
-                Actor = "system",
-                Action = "deletion.finished",
-                TargetKind = job.Kind,
-                TargetId = job.TargetId,
-                Scope = job.Scope,
-                JobId = job.Id,
-                Counts = Serialize(progress),
-                Detail = $"requested by {job.RequestedBy}",
-            }, cancellationToken);
+            await audit.AppendAsync(connection, transaction!, FinishedEntry(job, progress, now), cancellationToken);
             await transaction!.CommitAsync(cancellationToken);
             RunledgerTelemetry.CascadeRowsRemoved.Add(uncommitted + finished, new KeyValuePair<string, object?>("kind", job.Kind));
         }
@@ -347,6 +511,9 @@ public sealed partial class DeletionWorker(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Deletion job {JobId} failed on attempt {Attempt}; {Next}")]
     private static partial void LogJobFailed(ILogger logger, Exception exception, string jobId, long attempt, string next);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "A job of a small-job group failed; the one-job path takes it next")]
+    private static partial void LogSmallJobFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Deletion worker loop error; retrying after the poll interval")]
     private static partial void LogLoopError(ILogger logger, Exception exception);

@@ -86,6 +86,12 @@ public interface IDeletionJobStore
     Task<DeletionJobRow?> ClaimNextAsync(string nodeId, long now, long leaseUntil, CancellationToken cancellationToken);
 
     /// <summary>
+    /// <see cref="ClaimNextAsync(string, long, long, CancellationToken)"/> inside the caller's write
+    /// transaction: the claim commits (or rolls back) with whatever else the transaction does.
+    /// </summary>
+    Task<DeletionJobRow?> ClaimNextAsync(DbConnection connection, DbTransaction transaction, string nodeId, long now, long leaseUntil, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Records one batch inside the batch's own transaction and renews the lease. False when this
     /// node no longer holds the lease; the caller must then roll the batch back.
     /// </summary>
@@ -159,6 +165,17 @@ public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
         using var turn = await database.EnterWriteQueueAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var job = await ClaimNextAsync(connection, transaction, nodeId, now, leaseUntil, cancellationToken);
+        if (job is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        return job;
+    }
+
+    public async Task<DeletionJobRow?> ClaimNextAsync(DbConnection connection, DbTransaction transaction, string nodeId, long now, long leaseUntil, CancellationToken cancellationToken)
+    {
         var id = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
             ClaimSql(database.Dialect),
             new { now }, transaction, cancellationToken: cancellationToken));
@@ -178,10 +195,8 @@ public sealed class DeletionJobStore(IDatabase database) : IDeletionJobStore
             """,
             [RowParameter.Of("@id", id), RowParameter.Of("@nodeId", nodeId), RowParameter.Of("@leaseUntil", leaseUntil), RowParameter.Of("@now", now)],
             cancellationToken);
-        var job = await connection.QuerySingleAsync<DeletionJobRow>(new CommandDefinition(
+        return await connection.QuerySingleAsync<DeletionJobRow>(new CommandDefinition(
             $"SELECT {Columns} FROM deletion_jobs WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken));
-        await transaction.CommitAsync(cancellationToken);
-        return job;
     }
 
     /// <summary>
