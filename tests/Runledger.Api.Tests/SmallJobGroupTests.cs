@@ -167,4 +167,48 @@ public sealed class SmallJobGroupTests
         Assert.Contains("execution_logs", error, StringComparison.Ordinal);
         Assert.Equal(1, await CountAsync(server, "SELECT COUNT(*) FROM executions WHERE id = @id", new { id = $"{group}-ex-2" }));
     }
+
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task AJobFailingAfterOthersInTheGroup_TheOthersCommit_ItsOwnPartialDeletesRollBack(Provider provider)
+    {
+        var (server, clock, group) = await StartAsync(provider);
+        await using var _ = server;
+        var worker = server.Service<DeletionWorker>();
+
+        // A small job with child rows: an execution with 2 log lines (the batch is 3).
+        var logged = group + "-l";
+        await (await server.Admin.PostAsync("/v2/admin/resourceGroups", Http.Json($$"""{"resourceGroupId":"{{logged}}"}"""))).ExpectAsync(HttpStatusCode.Accepted);
+        await Seed.OwnedRowsAsync(server.Service<IDatabase>(), logged, 2);
+        var small = await DeleteAsync(server, clock, logged, 1);
+
+        // Then a project whose cascade removes its records and fails at the next child.
+        var project = await server.Datadog.NewProjectAsync();
+        var dataset = await server.Datadog.NewDatasetAsync(project);
+        await server.Datadog.AppendAsync(project, dataset, 2);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        var response = await server.Datadog.PostAsync($"{LlmObs.V1}/projects/delete", LlmObs.Delete("projects", "project_ids", project));
+        await response.ExpectAsync(HttpStatusCode.NoContent);
+        var failing = response.JobId();
+        clock.Advance(TimeSpan.FromDays(60));
+        await using (var connection = await server.Service<IDatabase>().OpenAsync(CancellationToken.None))
+        {
+            await connection.ExecuteAsync("ALTER TABLE llm_dataset_versions RENAME TO llm_dataset_versions_away");
+        }
+
+        Assert.Equal(1, await worker.RunSmallJobsAsync(CancellationToken.None));
+        Assert.Equal(("done", 1L, 3L, (string?)null), await JobAsync(server, small));
+        Assert.Equal(0, await CountAsync(server, "SELECT COUNT(*) FROM execution_logs WHERE resource_group = @logged", new { logged }));
+        Assert.Equal(1, await FinishedEntriesAsync(server, small));
+        Assert.Equal(("queued", 0L, 0L, (string?)null), await JobAsync(server, failing));
+        Assert.Equal(2, await CountAsync(server, "SELECT COUNT(*) FROM llm_records WHERE dataset_id = @dataset", new { dataset }));
+
+        Assert.True(await worker.RunOnceAsync(CancellationToken.None));
+        var (state, attempts, _, error) = await JobAsync(server, failing);
+        Assert.Equal(("queued", 1L), (state, attempts));
+        Assert.Contains("llm_dataset_versions", error, StringComparison.Ordinal);
+        Assert.Equal(2, await CountAsync(server, "SELECT COUNT(*) FROM llm_records WHERE dataset_id = @dataset", new { dataset }));
+        Assert.Equal(0, await FinishedEntriesAsync(server, failing));
+    }
 }

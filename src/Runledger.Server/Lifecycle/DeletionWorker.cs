@@ -54,6 +54,7 @@ public sealed partial class DeletionWorker(
         {
             try
             {
+                await CountOpenJobsIfDueAsync(time.GetUtcNow().ToUnixTimeMilliseconds(), stoppingToken);
                 var (grouped, noneDue) = await RunSmallJobsCoreAsync(stoppingToken);
                 if (grouped == 0 && (noneDue || !await RunOnceAsync(stoppingToken)))
                 {
@@ -86,15 +87,7 @@ public sealed partial class DeletionWorker(
     {
         var settings = options.Value;
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-
-        // The gauge is counted on a timer, before any claim, so the count can neither strand a claimed
-        // job nor add a COUNT(*) to every poll.
-        if (now - _countedAt >= GaugeInterval.TotalMilliseconds)
-        {
-            _countedAt = now;
-            await CountOpenJobsAsync(cancellationToken);
-        }
-
+        await CountOpenJobsIfDueAsync(now, cancellationToken);
         var job = await ResumeAsync(cancellationToken) ?? await jobs.ClaimNextAsync(_nodeId, now, now + (settings.LeaseSeconds * 1000L), cancellationToken);
         if (job is null)
         {
@@ -148,6 +141,13 @@ public sealed partial class DeletionWorker(
     public const int SmallJobGroup = 32;
 
     /// <summary>
+    /// The most rows one group removes (or <see cref="LifecycleOptions.BatchSize"/>, if smaller). A
+    /// larger job is found out by removing up to this many of its rows and rolling them back, so the
+    /// bound is also what that costs, once each time such a job comes up.
+    /// </summary>
+    public const int SmallJobRows = 1_000;
+
+    /// <summary>
     /// How long one <see cref="RunSmallJobsAsync"/> transaction goes on taking jobs. It holds the
     /// write queue (SQLite) or the audit chain meanwhile; on SQLite it also ends as soon as another
     /// writer queues (<see cref="IDatabase.WritersWaiting"/>), so a request waits for one job at most.
@@ -157,8 +157,8 @@ public sealed partial class DeletionWorker(
     private const string JobSavepoint = "rl_job";
 
     /// <summary>
-    /// Claims and finishes due jobs that are small — their rows fit in what is left of one batch
-    /// (<see cref="LifecycleOptions.BatchSize"/>) — one after another in ONE transaction, up to
+    /// Claims and finishes due jobs that are small — their rows fit in what is left of
+    /// <see cref="SmallJobRows"/> — one after another in ONE transaction, up to
     /// <see cref="SmallJobGroup"/> of them, for <see cref="SmallJobTime"/> or until another writer
     /// queues; answers how many it finished. Each job's claim, cascade, finish and audit entry are what the one-job path writes,
     /// in a savepoint of their own, and all commit together: a node killed meanwhile leaves every one
@@ -178,7 +178,7 @@ public sealed partial class DeletionWorker(
     private async Task<(int Finished, bool NoneDue)> RunSmallJobsCoreAsync(CancellationToken cancellationToken)
     {
         var settings = options.Value;
-        var finished = new List<(DeletionJobRow Job, Dictionary<string, long> Progress, long Rows, long Started)>();
+        var finished = new List<(DeletionJobRow Job, Dictionary<string, long> Progress, long Rows, TimeSpan Took)>();
         using (var turn = await database.EnterWriteQueueAsync(cancellationToken))
         {
             await using var connection = await database.OpenAsync(cancellationToken);
@@ -188,7 +188,7 @@ public sealed partial class DeletionWorker(
             await database.Dialect.LockHoldsAsync(connection, transaction, exclusive: false, cancellationToken);
             await database.Dialect.LockAuditChainAsync(connection, transaction, cancellationToken);
             var began = time.GetTimestamp();
-            var budget = (long)settings.BatchSize;
+            var budget = (long)Math.Min(settings.BatchSize, SmallJobRows);
             var noneDue = false;
             while (finished.Count < SmallJobGroup && budget > 0 && time.GetElapsedTime(began) < SmallJobTime
                 && (finished.Count == 0 || !database.WritersWaiting))
@@ -196,6 +196,7 @@ public sealed partial class DeletionWorker(
                 var started = time.GetTimestamp();
                 await transaction.SaveAsync(JobSavepoint, cancellationToken);
                 (DeletionJobRow Job, Dictionary<string, long> Progress, long Rows)? done;
+                var startedAt = time.GetUtcNow();
                 try
                 {
                     var (claimed, result) = await FinishSmallAsync(connection, transaction, budget, cancellationToken);
@@ -215,10 +216,12 @@ public sealed partial class DeletionWorker(
                     {
                         await transaction.RollbackAsync(JobSavepoint, cancellationToken);
                     }
-                    catch (DbException)
+                    catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                     {
-                        // The failure ended the whole transaction (SQLite does so for some I/O errors):
-                        // nothing of the group is kept; every job is still queued as it was.
+                        // The failure ended the whole transaction (SQLite does so for some I/O errors, and
+                        // Microsoft.Data.Sqlite then refuses any command): nothing of the group is kept;
+                        // every job is still queued as it was, and the one-job path goes on from there.
+                        LogSmallJobFailed(logger, ex);
                         return (0, false);
                     }
 
@@ -226,7 +229,13 @@ public sealed partial class DeletionWorker(
                 }
 
                 await transaction.ReleaseAsync(JobSavepoint, cancellationToken);
-                finished.Add((job.Job, job.Progress, job.Rows, started));
+                finished.Add((job.Job, job.Progress, job.Rows, time.GetElapsedTime(started)));
+
+                // A span per job, as the one-job path has, written once it is known to be one.
+                using var activity = RunledgerTelemetry.Source.StartActivity("deletion.job", System.Diagnostics.ActivityKind.Internal, default(System.Diagnostics.ActivityContext), startTime: startedAt);
+                activity?.SetTag("runledger.job.id", job.Job.Id);
+                activity?.SetTag("runledger.job.kind", job.Job.Kind);
+                activity?.SetTag("runledger.job.grouped", true);
                 budget -= job.Rows;
             }
 
@@ -238,11 +247,12 @@ public sealed partial class DeletionWorker(
             await transaction.CommitAsync(cancellationToken);
         }
 
-        foreach (var (job, progress, rows, started) in finished)
+        foreach (var (job, progress, rows, took) in finished)
         {
             RunledgerTelemetry.CascadeRowsRemoved.Add(rows, new KeyValuePair<string, object?>("kind", job.Kind));
             RunledgerTelemetry.DeletionJobDuration.Record(
-                time.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("kind", job.Kind), new KeyValuePair<string, object?>("outcome", "done"));
+                took.TotalSeconds, new KeyValuePair<string, object?>("kind", job.Kind), new KeyValuePair<string, object?>("outcome", "done"));
+            LogClaimed(logger, job.Id, job.Kind, job.TargetId, job.Attempts);
             LogFinished(logger, job.Id, job.Kind, job.TargetId, progress.Values.Sum());
         }
 
@@ -300,7 +310,6 @@ public sealed partial class DeletionWorker(
         }
 
         await audit.AppendAsync(connection, transaction, FinishedEntry(job, progress, now), cancellationToken);
-        LogClaimed(logger, job.Id, job.Kind, job.TargetId, job.Attempts);
         return (true, (job, progress, removedAll + finished));
     }
 
@@ -337,6 +346,19 @@ public sealed partial class DeletionWorker(
 
         var job = await jobs.GetAsync(jobId, cancellationToken);
         return job is { State: JobStates.Running } && job.LeaseOwner == _nodeId ? job : null;
+    }
+
+    /// <summary>
+    /// Recounts the open-jobs gauge every <see cref="GaugeInterval"/>: on a timer, before any claim, so
+    /// the count can neither strand a claimed job nor add a COUNT(*) to every poll.
+    /// </summary>
+    private async Task CountOpenJobsIfDueAsync(long now, CancellationToken cancellationToken)
+    {
+        if (now - _countedAt >= GaugeInterval.TotalMilliseconds)
+        {
+            _countedAt = now;
+            await CountOpenJobsAsync(cancellationToken);
+        }
     }
 
     /// <summary>Feeds the open-jobs gauge (queued or running, including those waiting out their grace).</summary>
