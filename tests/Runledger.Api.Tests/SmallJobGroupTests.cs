@@ -26,11 +26,15 @@ public sealed class SmallJobGroupTests
             new Dictionary<string, string?> { ["Lifecycle:WorkerEnabled"] = "false", ["Lifecycle:BatchSize"] = "3" },
             services => services.AddSingleton<TimeProvider>(clock));
         var group = "grp-" + Guid.NewGuid().ToString("N")[..8];
-        await (await server.Admin.PostAsync("/v2/admin/resourceGroups", Http.Json($$"""{"resourceGroupId":"{{group}}"}"""))).ExpectAsync(HttpStatusCode.Accepted);
-
-        // ex-1 … ex-5; ex-1 has the 5 log lines.
-        await Seed.OwnedRowsAsync(server.Service<IDatabase>(), group, 5);
+        await NewGroupAsync(server, group, 5);
         return (server, clock, group);
+    }
+
+    /// <summary>A resource group with executions ex-1 … ex-N, of which ex-1 has N log lines.</summary>
+    private static async Task NewGroupAsync(TestServer server, string group, int executions)
+    {
+        await (await server.Admin.PostAsync("/v2/admin/resourceGroups", Http.Json($$"""{"resourceGroupId":"{{group}}"}"""))).ExpectAsync(HttpStatusCode.Accepted);
+        await Seed.OwnedRowsAsync(server.Service<IDatabase>(), group, executions);
     }
 
     /// <summary>Schedules the deletion of an execution; a second later on the fake clock, so jobs are due in this order.</summary>
@@ -119,8 +123,7 @@ public sealed class SmallJobGroupTests
         await using var _ = server;
         var worker = server.Service<DeletionWorker>();
         var heldGroup = group + "-h";
-        await (await server.Admin.PostAsync("/v2/admin/resourceGroups", Http.Json($$"""{"resourceGroupId":"{{heldGroup}}"}"""))).ExpectAsync(HttpStatusCode.Accepted);
-        await Seed.OwnedRowsAsync(server.Service<IDatabase>(), heldGroup, 2);
+        await NewGroupAsync(server, heldGroup, 2);
         var held = await DeleteAsync(server, clock, heldGroup, 2);
         var free = await DeleteAsync(server, clock, group, 3);
 
@@ -179,8 +182,7 @@ public sealed class SmallJobGroupTests
 
         // A small job with child rows: an execution with 2 log lines (the batch is 3).
         var logged = group + "-l";
-        await (await server.Admin.PostAsync("/v2/admin/resourceGroups", Http.Json($$"""{"resourceGroupId":"{{logged}}"}"""))).ExpectAsync(HttpStatusCode.Accepted);
-        await Seed.OwnedRowsAsync(server.Service<IDatabase>(), logged, 2);
+        await NewGroupAsync(server, logged, 2);
         var small = await DeleteAsync(server, clock, logged, 1);
 
         // Then a project whose cascade removes its records and fails at the next child.
