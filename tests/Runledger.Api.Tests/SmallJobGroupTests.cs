@@ -18,12 +18,17 @@ public sealed class SmallJobGroupTests
 {
     private static readonly DateTimeOffset Start = DateTimeOffset.Parse("2026-11-30T08:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
 
-    private static async Task<(TestServer Server, FakeTimeProvider Clock, string Group)> StartAsync(Provider provider)
+    private static async Task<(TestServer Server, FakeTimeProvider Clock, string Group)> StartAsync(Provider provider, int smallJobGroup = 32)
     {
         var clock = new FakeTimeProvider(Start);
         var server = await TestServer.StartAsync(
             provider,
-            new Dictionary<string, string?> { ["Lifecycle:WorkerEnabled"] = "false", ["Lifecycle:BatchSize"] = "3" },
+            new Dictionary<string, string?>
+            {
+                ["Lifecycle:WorkerEnabled"] = "false",
+                ["Lifecycle:BatchSize"] = "3",
+                ["Lifecycle:SmallJobGroup"] = smallJobGroup.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            },
             services => services.AddSingleton<TimeProvider>(clock));
         var group = "grp-" + Guid.NewGuid().ToString("N")[..8];
         await NewGroupAsync(server, group, 5);
@@ -112,6 +117,37 @@ public sealed class SmallJobGroupTests
         var verify = await (await server.Admin.GetAsync("/runledger/v1/audit/verify")).ExpectAsync(HttpStatusCode.OK);
         Assert.True((bool)verify["ok"]!, verify.ToJsonString());
         Assert.Equal(1, await CountAsync(server, "SELECT COUNT(*) FROM executions WHERE resource_group = @group", new { group }));
+    }
+
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task GroupsOfTwo_FinishTwoAtATime_GroupsOfOne_LeaveEveryJobToTheOneJobPath(Provider provider)
+    {
+        var (server, clock, group) = await StartAsync(provider, smallJobGroup: 2);
+        await using var _ = server;
+        var worker = server.Service<DeletionWorker>();
+        var jobs = new List<string>();
+        foreach (var execution in new[] { 2, 3, 4 })
+        {
+            jobs.Add(await DeleteAsync(server, clock, group, execution));
+        }
+
+        clock.Advance(TimeSpan.FromDays(60));
+        Assert.Equal(2, await worker.RunSmallJobsAsync(CancellationToken.None));
+        Assert.Equal(("queued", 0L, 0L, (string?)null), await JobAsync(server, jobs[2]));
+        Assert.Equal(1, await worker.RunSmallJobsAsync(CancellationToken.None));
+        Assert.Equal(("done", 1L, 1L, (string?)null), await JobAsync(server, jobs[2]));
+
+        var (single, singleClock, singleGroup) = await StartAsync(provider, smallJobGroup: 1);
+        await using var __ = single;
+        var job = await DeleteAsync(single, singleClock, singleGroup, 2);
+        singleClock.Advance(TimeSpan.FromDays(60));
+        var singleWorker = single.Service<DeletionWorker>();
+        Assert.Equal(0, await singleWorker.RunSmallJobsAsync(CancellationToken.None));
+        Assert.Equal(("queued", 0L, 0L, (string?)null), await JobAsync(single, job));
+        Assert.True(await singleWorker.RunOnceAsync(CancellationToken.None));
+        Assert.Equal(("done", 1L, 1L, (string?)null), await JobAsync(single, job));
     }
 
     [Theory]

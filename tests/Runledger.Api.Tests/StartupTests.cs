@@ -11,6 +11,7 @@ public sealed partial class StartupTests
     [InlineData("--Storage:Provider=mysql", "Storage:Provider is 'mysql'; use 'sqlite' or 'postgres'.")]
     [InlineData("--Storage:Provider=postgres", "Storage:Postgres is empty but Storage:Provider is 'postgres'")]
     [InlineData("--Lifecycle:BatchSize=0", "Lifecycle:BatchSize is 0; use 1 to 100000.")]
+    [InlineData("--Lifecycle:SmallJobGroup=0", "Lifecycle:SmallJobGroup is 0; use 1 (each job on its own) to 1000.")]
     [InlineData("--Lifecycle:BusyCascadeShare=0", "Lifecycle:BusyCascadeShare is 0; use more than 0.05 and at most 1")]
     [InlineData("--Limits:MaxRequestBodyBytes=10", "Limits:MaxRequestBodyBytes is 10; it must be at least 1024.")]
     [InlineData("--RateLimit:PermitLimit=0", "RateLimit:PermitLimit is 0; it must be at least 1")]

@@ -80,4 +80,12 @@ public sealed class LifecycleOptions
     /// waits until a core is free, and a write may wait for the batch it preempted.
     /// </summary>
     public BackgroundPriority? WorkerPriority { get; set; }
+
+    /// <summary>
+    /// The most small jobs (rows within 1,000 and <c>BatchSize</c>) the worker claims and finishes in
+    /// one transaction (1 = each on its own). Bench, back to back: bulk deletes' jobs 8–14% faster on
+    /// SQLite and 13–51% on PostgreSQL with 32, but on SQLite a DELETE's p50 0.73–0.84 ms against
+    /// 0.44–0.66 ms with 1: a group holds the single write turn until the job under way ends.
+    /// </summary>
+    public int SmallJobGroup { get; set; } = 32;
 }

@@ -76,6 +76,11 @@ internal sealed class LifecycleOptionsValidator : IValidateOptions<LifecycleOpti
             failures.Add($"Lifecycle:BatchSize is {options.BatchSize}; use 1 to 100000.");
         }
 
+        if (options.SmallJobGroup is < 1 or > 1_000)
+        {
+            failures.Add($"Lifecycle:SmallJobGroup is {options.SmallJobGroup}; use 1 (each job on its own) to 1000.");
+        }
+
         if (options.LeaseSeconds < 1)
         {
             failures.Add($"Lifecycle:LeaseSeconds is {options.LeaseSeconds}; it must be at least 1.");

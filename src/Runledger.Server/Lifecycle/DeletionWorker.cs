@@ -137,9 +137,6 @@ public sealed partial class DeletionWorker(
         return true;
     }
 
-    /// <summary>The most jobs one <see cref="RunSmallJobsAsync"/> transaction finishes.</summary>
-    public const int SmallJobGroup = 32;
-
     /// <summary>
     /// The most rows one group removes (or <see cref="LifecycleOptions.BatchSize"/>, if smaller). A
     /// larger job is found out by removing up to this many of its rows and rolling them back, so the
@@ -159,7 +156,7 @@ public sealed partial class DeletionWorker(
     /// <summary>
     /// Claims and finishes due jobs that are small — their rows fit in what is left of
     /// <see cref="SmallJobRows"/> — one after another in ONE transaction, up to
-    /// <see cref="SmallJobGroup"/> of them, for <see cref="SmallJobTime"/> or until another writer
+    /// <see cref="LifecycleOptions.SmallJobGroup"/> of them, for <see cref="SmallJobTime"/> or until another writer
     /// queues; answers how many it finished. Each job's claim, cascade, finish and audit entry are what the one-job path writes,
     /// in a savepoint of their own, and all commit together: a node killed meanwhile leaves every one
     /// of them queued as before, never half done. The first job that is not small, is under legal
@@ -178,6 +175,12 @@ public sealed partial class DeletionWorker(
     private async Task<(int Finished, bool NoneDue)> RunSmallJobsCoreAsync(CancellationToken cancellationToken)
     {
         var settings = options.Value;
+        if (settings.SmallJobGroup <= 1)
+        {
+            // Groups are off: every job goes the one-job way.
+            return (0, false);
+        }
+
         var finished = new List<(DeletionJobRow Job, Dictionary<string, long> Progress, long Rows, TimeSpan Took)>();
         using (var turn = await database.EnterWriteQueueAsync(cancellationToken))
         {
@@ -190,7 +193,7 @@ public sealed partial class DeletionWorker(
             var began = time.GetTimestamp();
             var budget = (long)Math.Min(settings.BatchSize, SmallJobRows);
             var noneDue = false;
-            while (finished.Count < SmallJobGroup && budget > 0 && time.GetElapsedTime(began) < SmallJobTime
+            while (finished.Count < settings.SmallJobGroup && budget > 0 && time.GetElapsedTime(began) < SmallJobTime
                 && (finished.Count == 0 || !database.WritersWaiting))
             {
                 var started = time.GetTimestamp();
