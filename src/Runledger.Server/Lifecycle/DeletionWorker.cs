@@ -284,7 +284,6 @@ public sealed partial class DeletionWorker(
             return (true, null);
         }
 
-        var cascade = registry.Kind(job.Kind);
         var progress = JsonSerializer.Deserialize(job.Progress, LifecycleJson.Default.DictionaryStringInt64) ?? [];
         var parameters = new DynamicParameters(new { job.TargetId, job.Scope, JobId = job.Id, job.Cutoff });
         var removedAll = 0L;
@@ -303,17 +302,30 @@ public sealed partial class DeletionWorker(
             removedAll += removed;
         }
 
+        var finished = await FinishAsync(connection, transaction, job, progress, removedAll, cancellationToken);
+        return (true, (job, progress, removedAll + finished));
+    }
+
+    /// <summary>
+    /// The last step of every job, inside its last transaction: removes the target, records the rows
+    /// (<paramref name="uncommitted"/> removed from children in this transaction, plus the target's),
+    /// marks the job done and appends its <c>deletion.finished</c> entry. Answers the target's rows.
+    /// </summary>
+    private async Task<int> FinishAsync(
+        DbConnection connection, DbTransaction transaction, DeletionJobRow job, Dictionary<string, long> progress, long uncommitted, CancellationToken cancellationToken)
+    {
         var finished = await database.Dialect.ExecuteAsync(
-            connection, transaction, cascade.FinishSql, CascadeKind.Parameters(job.TargetId, job.Scope, job.Id, job.Cutoff), cancellationToken);
+            connection, transaction, registry.Kind(job.Kind).FinishSql, CascadeKind.Parameters(job.TargetId, job.Scope, job.Id, job.Cutoff), cancellationToken);
         progress[job.Kind] = progress.GetValueOrDefault(job.Kind) + finished;
-        if (!await jobs.RecordBatchAsync(connection, transaction, job.Id, _nodeId, removedAll + finished, Serialize(progress), now + (settings.LeaseSeconds * 1000L), cancellationToken)
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (!await jobs.RecordBatchAsync(connection, transaction, job.Id, _nodeId, uncommitted + finished, Serialize(progress), now + (options.Value.LeaseSeconds * 1000L), cancellationToken)
             || !await jobs.CompleteAsync(connection, transaction, job.Id, _nodeId, now, cancellationToken))
         {
             throw new LeaseLostException();
         }
 
         await audit.AppendAsync(connection, transaction, FinishedEntry(job, progress, now), cancellationToken);
-        return (true, (job, progress, removedAll + finished));
+        return finished;
     }
 
     private static AuditRow FinishedEntry(DeletionJobRow job, Dictionary<string, long> progress, long now) => new()
@@ -379,7 +391,6 @@ public sealed partial class DeletionWorker(
     private async Task<string> ProcessAsync(DeletionJobRow job, int? maxBatches, CancellationToken cancellationToken)
     {
         var settings = options.Value;
-        var cascade = registry.Kind(job.Kind);
         var progress = JsonSerializer.Deserialize(job.Progress, LifecycleJson.Default.DictionaryStringInt64) ?? [];
         var parameters = new DynamicParameters(new { job.TargetId, job.Scope, JobId = job.Id, job.Cutoff });
 
@@ -445,21 +456,7 @@ public sealed partial class DeletionWorker(
                 await database.Dialect.LockAuditChainAsync(connection, transaction!, cancellationToken);
             }
 
-            var finished = await database.Dialect.ExecuteAsync(
-                connection,
-                transaction,
-                cascade.FinishSql,
-                CascadeKind.Parameters(job.TargetId, job.Scope, job.Id, job.Cutoff),
-                cancellationToken);
-            progress[job.Kind] = progress.GetValueOrDefault(job.Kind) + finished;
-            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-            if (!await jobs.RecordBatchAsync(connection, transaction!, job.Id, _nodeId, uncommitted + finished, Serialize(progress), now + (settings.LeaseSeconds * 1000L), cancellationToken)
-                || !await jobs.CompleteAsync(connection, transaction!, job.Id, _nodeId, now, cancellationToken))
-            {
-                throw new LeaseLostException();
-            }
-
-            await audit.AppendAsync(connection, transaction!, FinishedEntry(job, progress, now), cancellationToken);
+            var finished = await FinishAsync(connection, transaction!, job, progress, uncommitted, cancellationToken);
             await transaction!.CommitAsync(cancellationToken);
             RunledgerTelemetry.CascadeRowsRemoved.Add(uncommitted + finished, new KeyValuePair<string, object?>("kind", job.Kind));
         }
