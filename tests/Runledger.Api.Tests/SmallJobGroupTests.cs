@@ -18,7 +18,7 @@ public sealed class SmallJobGroupTests
 {
     private static readonly DateTimeOffset Start = DateTimeOffset.Parse("2026-11-30T08:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
 
-    private static async Task<(TestServer Server, FakeTimeProvider Clock, string Group)> StartAsync(Provider provider, int smallJobGroup = 32)
+    private static async Task<(TestServer Server, FakeTimeProvider Clock, string Group, DeletionWorker Worker)> StartAsync(Provider provider, int smallJobGroup = 32)
     {
         var clock = new FakeTimeProvider(Start);
         var server = await TestServer.StartAsync(
@@ -32,7 +32,7 @@ public sealed class SmallJobGroupTests
             services => services.AddSingleton<TimeProvider>(clock));
         var group = "grp-" + Guid.NewGuid().ToString("N")[..8];
         await NewGroupAsync(server, group, 5);
-        return (server, clock, group);
+        return (server, clock, group, server.Service<DeletionWorker>());
     }
 
     /// <summary>A resource group with executions ex-1 … ex-N, of which ex-1 has N log lines.</summary>
@@ -74,9 +74,8 @@ public sealed class SmallJobGroupTests
     [InlineData(Provider.Postgres)]
     public async Task SmallJobsFinishTogether_TheFirstLargeOneIsLeftUntouched_ForTheOneJobPath(Provider provider)
     {
-        var (server, clock, group) = await StartAsync(provider);
+        var (server, clock, group, worker) = await StartAsync(provider);
         await using var _ = server;
-        var worker = server.Service<DeletionWorker>();
         var small1 = await DeleteAsync(server, clock, group, 2);
         var small2 = await DeleteAsync(server, clock, group, 3);
         var large = await DeleteAsync(server, clock, group, 1);
@@ -124,9 +123,8 @@ public sealed class SmallJobGroupTests
     [InlineData(Provider.Postgres)]
     public async Task GroupsOfTwo_FinishTwoAtATime_GroupsOfOne_LeaveEveryJobToTheOneJobPath(Provider provider)
     {
-        var (server, clock, group) = await StartAsync(provider, smallJobGroup: 2);
+        var (server, clock, group, worker) = await StartAsync(provider, smallJobGroup: 2);
         await using var _ = server;
-        var worker = server.Service<DeletionWorker>();
         var jobs = new List<string>();
         foreach (var execution in new[] { 2, 3, 4 })
         {
@@ -139,11 +137,10 @@ public sealed class SmallJobGroupTests
         Assert.Equal(1, await worker.RunSmallJobsAsync(CancellationToken.None));
         Assert.Equal(("done", 1L, 1L, (string?)null), await JobAsync(server, jobs[2]));
 
-        var (single, singleClock, singleGroup) = await StartAsync(provider, smallJobGroup: 1);
+        var (single, singleClock, singleGroup, singleWorker) = await StartAsync(provider, smallJobGroup: 1);
         await using var __ = single;
         var job = await DeleteAsync(single, singleClock, singleGroup, 2);
         singleClock.Advance(TimeSpan.FromDays(60));
-        var singleWorker = single.Service<DeletionWorker>();
         Assert.Equal(0, await singleWorker.RunSmallJobsAsync(CancellationToken.None));
         Assert.Equal(("queued", 0L, 0L, (string?)null), await JobAsync(single, job));
         Assert.True(await singleWorker.RunOnceAsync(CancellationToken.None));
@@ -155,9 +152,8 @@ public sealed class SmallJobGroupTests
     [InlineData(Provider.Postgres)]
     public async Task AHeldJobStopsTheGroup_TheOneJobPathPostponesIt_TheRestFinish(Provider provider)
     {
-        var (server, clock, group) = await StartAsync(provider);
+        var (server, clock, group, worker) = await StartAsync(provider);
         await using var _ = server;
-        var worker = server.Service<DeletionWorker>();
         var heldGroup = group + "-h";
         await NewGroupAsync(server, heldGroup, 2);
         var held = await DeleteAsync(server, clock, heldGroup, 2);
@@ -186,9 +182,8 @@ public sealed class SmallJobGroupTests
     [InlineData(Provider.Postgres)]
     public async Task AFailingJob_LeavesTheGroupUnchanged_TheOneJobPathRecordsTheFailure(Provider provider)
     {
-        var (server, clock, group) = await StartAsync(provider);
+        var (server, clock, group, worker) = await StartAsync(provider);
         await using var _ = server;
-        var worker = server.Service<DeletionWorker>();
         var job = await DeleteAsync(server, clock, group, 2);
         clock.Advance(TimeSpan.FromDays(60));
         await using (var connection = await server.Service<IDatabase>().OpenAsync(CancellationToken.None))
@@ -212,9 +207,8 @@ public sealed class SmallJobGroupTests
     [InlineData(Provider.Postgres)]
     public async Task AJobFailingAfterOthersInTheGroup_TheOthersCommit_ItsOwnPartialDeletesRollBack(Provider provider)
     {
-        var (server, clock, group) = await StartAsync(provider);
+        var (server, clock, group, worker) = await StartAsync(provider);
         await using var _ = server;
-        var worker = server.Service<DeletionWorker>();
 
         // A small job with child rows: an execution with 2 log lines (the batch is 3).
         var logged = group + "-l";
