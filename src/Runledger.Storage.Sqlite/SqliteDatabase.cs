@@ -135,6 +135,13 @@ public sealed class SqliteDatabase : IDatabase, IDisposable
             return (log, false);
         }
 
+        // Passive checkpoints copy pages into the database file but sync it only when they reach the
+        // log's end, which under steady writes they never do: the restart's own sync would then
+        // write out every page copied since the last restart, with writers held (16-35 ms measured
+        // in the bench's bulk deletes). Synced here, beside the writers, it leaves the restart the
+        // frames committed meanwhile (3-9 ms).
+        _ = SqliteFiles.Sync(connection);
+
         using var turn = await EnterWriteQueueAsync(cancellationToken);
         await SetBusyTimeoutAsync(connection, 0, cancellationToken);
         long busy;

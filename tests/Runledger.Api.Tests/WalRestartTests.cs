@@ -96,6 +96,26 @@ public sealed class WalRestartTests : IDisposable
     }
 
     [Fact]
+    public async Task Sync_ReachesTheDatabaseFileAndItsLog_ThroughSqlitesOwnFiles()
+    {
+        await CreateAsync();
+        await WriteAsync(from: 1, count: 3);
+
+        await using (var connection = (SqliteConnection)await _database.OpenAsync(CancellationToken.None))
+        {
+            Assert.Equal(3L, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM wal_rows"));
+            Assert.True(SqliteFiles.Sync(connection));
+        }
+
+        // A database without a file has nothing to sync; the connection stays usable.
+        await using var memory = new SqliteConnection("Data Source=:memory:");
+        await memory.OpenAsync();
+        Assert.False(SqliteFiles.Sync(memory));
+        Assert.Equal(1L, await memory.ExecuteScalarAsync<long>("SELECT 1"));
+        Assert.Equal((3L, 6L), await ContentAsync());
+    }
+
+    [Fact]
     public async Task UnderSteadyWrites_TheLogRestarts_WhereWithoutTheLimitItGrows()
     {
         // The same 2 s of back-to-back commits, checkpointed every 20 ms, with the limit and without.
