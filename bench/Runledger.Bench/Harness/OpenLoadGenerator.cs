@@ -245,6 +245,12 @@ internal sealed class OpenLoadGenerator : IDisposable
                 latencies[k] = [];
             }
 
+            var fromSend = new List<TimeSpan>[kinds];
+            for (var k = 0; k < kinds; k++)
+            {
+                fromSend[k] = [];
+            }
+
             var lags = new List<TimeSpan>();
             long unanswered = 0;
             for (long i = 0; i < scheduled; i++)
@@ -253,6 +259,7 @@ internal sealed class OpenLoadGenerator : IDisposable
                 {
                     case Ok:
                         latencies[i % kinds].Add(Stopwatch.GetElapsedTime(0, _latency[i]));
+                        fromSend[i % kinds].Add(Stopwatch.GetElapsedTime(0, _latency[i] - _lag[i]));
                         lags.Add(Stopwatch.GetElapsedTime(0, _lag[i]));
                         break;
                     case Failed:
@@ -276,14 +283,21 @@ internal sealed class OpenLoadGenerator : IDisposable
             }
 
             var errors = _errorsByKind.Sum() + unanswered;
-            return new OpenLoadResult(rate, scheduled, errors, schedulingTime, latencies, lags, samples);
+            return new OpenLoadResult(rate, scheduled, errors, schedulingTime, latencies, fromSend, lags, samples);
         }
     }
 }
 
 /// <summary>What an open-model run measured; latencies per request kind (in the order of the mix).</summary>
 internal sealed class OpenLoadResult(
-    double targetRate, long scheduled, long errors, TimeSpan schedulingTime, IReadOnlyList<List<TimeSpan>> latencies, List<TimeSpan> sendLags, IReadOnlyList<string> errorSamples)
+    double targetRate,
+    long scheduled,
+    long errors,
+    TimeSpan schedulingTime,
+    IReadOnlyList<List<TimeSpan>> latencies,
+    IReadOnlyList<List<TimeSpan>> latenciesFromSend,
+    List<TimeSpan> sendLags,
+    IReadOnlyList<string> errorSamples)
 {
     public double TargetRate { get; } = targetRate;
 
@@ -307,9 +321,17 @@ internal sealed class OpenLoadResult(
     /// <summary>How late requests left against their due time (the generator's own share of the latency).</summary>
     public IReadOnlyList<TimeSpan> SendLags { get; } = sendLags;
 
-    public Latency Latency(int? kind = null)
+    /// <summary>
+    /// <see cref="Latency"/> from the moment each request was sent instead of when it was due: the
+    /// generator's own lateness (<see cref="SendLags"/>) left out. A diagnosis, never the figure
+    /// judged: it would hide queueing that delays sends.
+    /// </summary>
+    public Latency LatencyFromSend(int kind) => Of(latenciesFromSend[kind], kind);
+
+    public Latency Latency(int? kind = null) => Of(Latencies(kind), kind);
+
+    private Latency Of(IReadOnlyList<TimeSpan> samples, int? kind)
     {
-        var samples = Latencies(kind);
         return samples.Count > 0
             ? Report.Latency.Of(samples.ToList())
             : throw new BenchCheckException($"No request{(kind is null ? "" : $" of kind {kind}")} was answered as expected ({string.Join("; ", ErrorSamples)}).");

@@ -87,6 +87,14 @@ internal sealed class ReadsDuringCascadeScenario : IScenario
             {
                 result.Add($"{mix[kind].Kind}, p99 during ÷ idle (idle phase overloaded: not judged)", during.P99 / before.P99, "x");
             }
+
+            // The same from each request's send: what the server added, without the generator's own
+            // lateness on the two cores it shares with the server (see the send lag below).
+            var sentBefore = quiet.LatencyFromSend(kind);
+            var sentDuring = busy.LatencyFromSend(kind);
+            result.Add($"{mix[kind].Kind}, p99 from send, idle", sentBefore.P99, "ms");
+            result.Add($"{mix[kind].Kind}, p99 from send, during the cascade", sentDuring.P99, "ms");
+            result.Add($"{mix[kind].Kind}, p99 from send, during ÷ idle", sentDuring.P99 / sentBefore.P99, "x");
         }
 
         // Both processes share two cores: when the generator itself was late, the reads' latency says so.
