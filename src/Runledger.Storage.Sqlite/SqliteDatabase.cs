@@ -139,7 +139,7 @@ public sealed class SqliteDatabase : IDatabase, IDisposable
         // log's end, which under steady writes they never do: the restart's own sync would then
         // write out every page copied since the last restart, with writers held (16-35 ms measured
         // in the bench's bulk deletes). Synced here, beside the writers, it leaves the restart the
-        // frames committed meanwhile (3-9 ms).
+        // frames committed meanwhile (median ~7 ms, 2-28).
         _ = SqliteFiles.Sync(connection);
 
         using var turn = await EnterWriteQueueAsync(cancellationToken);

@@ -239,17 +239,8 @@ internal sealed class OpenLoadGenerator : IDisposable
 
         public OpenLoadResult Result(long scheduled, double rate, TimeSpan schedulingTime)
         {
-            var latencies = new List<TimeSpan>[kinds];
-            for (var k = 0; k < kinds; k++)
-            {
-                latencies[k] = [];
-            }
-
-            var fromSend = new List<TimeSpan>[kinds];
-            for (var k = 0; k < kinds; k++)
-            {
-                fromSend[k] = [];
-            }
+            var latencies = PerKind();
+            var fromSend = PerKind();
 
             var lags = new List<TimeSpan>();
             long unanswered = 0;
@@ -285,6 +276,9 @@ internal sealed class OpenLoadGenerator : IDisposable
             var errors = _errorsByKind.Sum() + unanswered;
             return new OpenLoadResult(rate, scheduled, errors, schedulingTime, latencies, fromSend, lags, samples);
         }
+
+        /// <summary>One empty list of samples per request kind.</summary>
+        private List<TimeSpan>[] PerKind() => Enumerable.Range(0, kinds).Select(_ => new List<TimeSpan>()).ToArray();
     }
 }
 
