@@ -112,6 +112,19 @@ internal sealed partial class SqliteDialect
         }
     }
 
+    /// <remarks>SQLite has no round trips to save: the kept statement is stepped once per item.</remarks>
+    public override async Task<int[]> ExecuteEachAsync(
+        DbConnection connection, DbTransaction? transaction, string sql, IReadOnlyList<IReadOnlyList<RowParameter>> items, CancellationToken cancellationToken)
+    {
+        var changed = new int[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            changed[i] = await ExecuteAsync(connection, transaction, sql, items[i], cancellationToken);
+        }
+
+        return changed;
+    }
+
     /// <remarks>
     /// One single-row INSERT, kept prepared on the native connection, bound by position and stepped
     /// per row (so inside the caller's transaction): per row a few bind calls, no name look-up.

@@ -58,6 +58,54 @@ public abstract class SqlDialect
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Runs one statement once per item of <paramref name="items"/> (each its own values, named as for
+    /// <see cref="ExecuteAsync"/>) inside the caller's transaction, and answers how many rows each run
+    /// changed, in order: the marks of a bulk delete. Here: the runs go to the server together, a batch
+    /// of at most <see cref="StatementsPerBatch"/> per round trip (PostgreSQL pipelines them), instead of
+    /// one round trip per item (a bulk delete of 100 spent most of its time waiting on 100 of them).
+    /// SQLite, which has no round trips, steps its prepared statement per item.
+    /// </summary>
+    public virtual async Task<int[]> ExecuteEachAsync(
+        DbConnection connection, DbTransaction? transaction, string sql, IReadOnlyList<IReadOnlyList<RowParameter>> items, CancellationToken cancellationToken)
+    {
+        var changed = new int[items.Count];
+        for (var start = 0; start < items.Count; start += StatementsPerBatch)
+        {
+            var count = Math.Min(StatementsPerBatch, items.Count - start);
+            await using var batch = connection.CreateBatch();
+            batch.Transaction = transaction;
+            for (var i = start; i < start + count; i++)
+            {
+                var command = batch.CreateBatchCommand();
+                command.CommandText = sql;
+                foreach (var parameter in items[i])
+                {
+                    if (Names(sql, parameter.Name))
+                    {
+                        var value = command.CreateParameter();
+                        value.ParameterName = parameter.Name;
+                        value.Value = parameter.Value ?? DBNull.Value;
+                        command.Parameters.Add(value);
+                    }
+                }
+
+                batch.BatchCommands.Add(command);
+            }
+
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+            for (var i = 0; i < count; i++)
+            {
+                changed[start + i] = batch.BatchCommands[i].RecordsAffected;
+            }
+        }
+
+        return changed;
+    }
+
+    /// <summary>Statements sent in one round trip by <see cref="ExecuteEachAsync"/>.</summary>
+    public const int StatementsPerBatch = 500;
+
     /// <summary>Whether <paramref name="sql"/> names the parameter <paramref name="name"/> (<c>@name</c>, not as the start of a longer name).</summary>
     private static bool Names(string sql, string name)
     {

@@ -7,7 +7,7 @@ namespace Runledger.Api.Tests;
 /// <summary>
 /// <see cref="SqlDialect.InsertRowsAsync"/>, which writes every deletion job and audit entry (SQLite
 /// steps one kept single-row statement per row, PostgreSQL sends multi-row VALUES in chunks), and
-/// <see cref="SqlDialect.ExecuteAsync"/>, which marks each target of a delete. Both must store every
+/// <see cref="SqlDialect.ExecuteAsync"/>, which marks each target of a delete, and <see cref="SqlDialect.ExecuteEachAsync"/>, which runs those marks together. All must store every
 /// value as given (nulls too), stay inside the caller's transaction, and refuse a bad call without a
 /// stale value of a kept statement leaking into the next one.
 /// </summary>
@@ -143,5 +143,45 @@ public sealed class RowInsertTests
         }
 
         Assert.Equal([("a", "new"), ("b", null), ("c", "old")], (await RowsAsync(store.Database)).Select(r => (r.Id, r.S)));
+    }
+
+    [Theory]
+    [InlineData(Provider.Sqlite)]
+    [InlineData(Provider.Postgres)]
+    public async Task ExecuteEach_AnswersEachRunsChanges_InOrder_AcrossBatches_InsideTheCallersTransaction(Provider provider)
+    {
+        await using var store = await StoreWithTableAsync(provider);
+        var count = SqlDialect.StatementsPerBatch + 100;
+        await InsertAsync(store.Database, Enumerable.Range(0, count).Select(i => new object?[] { $"r{i}", null, null, null }).ToList());
+        const string mark = "UPDATE row_insert SET s = @Mark WHERE id = @Id AND s IS NULL";
+
+        // Every row once, one missing id, and a repeat of r0: each run sees the runs before it, so the
+        // repeat changes nothing. @Scope is not in the SQL and is left out, as in ExecuteAsync.
+        IReadOnlyList<RowParameter> Item(string id, string? value) => [RowParameter.Of("@Id", id), RowParameter.Of("@Mark", value), RowParameter.Of("@Scope", "x")];
+        var items = Enumerable.Range(0, count).Select(i => Item($"r{i}", $"m{i}")).Append(Item("missing", "m")).Append(Item("r0", "again")).ToList();
+
+        async Task<int[]> RunAsync(bool commit)
+        {
+            await using var connection = await store.Database.OpenAsync(CancellationToken.None);
+            await using var transaction = await store.Database.BeginWriteAsync(connection, CancellationToken.None);
+            var changed = await store.Database.Dialect.ExecuteEachAsync(connection, transaction, mark, items, CancellationToken.None);
+            if (commit)
+            {
+                await transaction.CommitAsync();
+            }
+
+            return changed;
+        }
+
+        // Rolled back, nothing stays, so the same runs change the same rows again.
+        Assert.Equal(Enumerable.Repeat(1, count).Append(0).Append(0), await RunAsync(commit: false));
+        Assert.All(await RowsAsync(store.Database), r => Assert.Null(r.S));
+
+        Assert.Equal(Enumerable.Repeat(1, count).Append(0).Append(0), await RunAsync(commit: true));
+        var stored = await RowsAsync(store.Database);
+        Assert.Equal(Enumerable.Range(0, count).Select(i => ($"r{i}", (string?)$"m{i}")), stored.Select(r => (r.Id, r.S)));
+
+        await using var idle = await store.Database.OpenAsync(CancellationToken.None);
+        Assert.Empty(await store.Database.Dialect.ExecuteEachAsync(idle, null, mark, [], CancellationToken.None));
     }
 }

@@ -69,7 +69,7 @@ public sealed class DeletionScheduler(IDatabase database, CascadeRegistry regist
     /// The general form: <see cref="ScheduleOptions.Cutoff"/> for kinds that reclaim by age (one open job per
     /// target: a target that has one is NotFound), <see cref="ScheduleOptions.Parent"/> stored on each job
     /// for the list filter, <see cref="ScheduleOptions.Note"/> added to each <c>deletion.requested</c> entry.
-    /// Set-based: one hold look-up (when any hold exists, one per target), one mark per target, then
+    /// Set-based: one hold look-up (when any hold exists, one per target), the marks sent together, then
     /// one multi-row insert of the jobs and one of the audit entries.
     /// </summary>
     public async Task<IReadOnlyList<ScheduleResult>> ScheduleManyAsync(string kind, IReadOnlyList<string> targetIds, string scope, string actor, ScheduleOptions options, CancellationToken cancellationToken)
@@ -105,6 +105,7 @@ public sealed class DeletionScheduler(IDatabase database, CascadeRegistry regist
         var refuseAll = options.AllOrNone && held.Any(h => h is not null);
         var jobIds = new string?[targetIds.Count];
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        var toMark = new List<int>(targetIds.Count);
         for (var i = 0; i < targetIds.Count; i++)
         {
             if (held[i] is { } hold)
@@ -126,20 +127,25 @@ public sealed class DeletionScheduler(IDatabase database, CascadeRegistry regist
                 continue;
             }
 
-            var jobId = Guid.CreateVersion7().ToString();
-            var marked = await database.Dialect.ExecuteAsync(
-                connection,
-                transaction,
-                cascade.MarkSql,
-                CascadeKind.Parameters(targetIds[i], scope, jobId, options.Cutoff),
-                cancellationToken);
-            if (marked != 1)
-            {
-                results[i] = new ScheduleResult.NotFound();
-                continue;
-            }
+            jobIds[i] = Guid.CreateVersion7().ToString();
+            toMark.Add(i);
+        }
 
-            jobIds[i] = jobId;
+        // The marks run together (PostgreSQL: one round trip for the lot); one that changes no row
+        // found its target missing, already being deleted or refused by the kind's status guard.
+        var marked = await database.Dialect.ExecuteEachAsync(
+            connection,
+            transaction,
+            cascade.MarkSql,
+            toMark.Select(i => (IReadOnlyList<RowParameter>)CascadeKind.Parameters(targetIds[i], scope, jobIds[i]!, options.Cutoff)).ToList(),
+            cancellationToken);
+        for (var m = 0; m < toMark.Count; m++)
+        {
+            if (marked[m] != 1)
+            {
+                jobIds[toMark[m]] = null;
+                results[toMark[m]] = new ScheduleResult.NotFound();
+            }
         }
 
         // One open job per age-based target: the chain lock above orders schedulers, so a job another
