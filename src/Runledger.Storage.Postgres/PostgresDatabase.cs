@@ -48,18 +48,6 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : IDatabase, I
 
     public ValueTask MaintainAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
-    /// <remarks>Statements run in PostgreSQL's own processes; the calling thread only waits for their answer.</remarks>
-    public IDisposable YieldWhileRunning(DbConnection connection) => NothingToUndo.Instance;
-
-    private sealed class NothingToUndo : IDisposable
-    {
-        public static readonly NothingToUndo Instance = new();
-
-        public void Dispose()
-        {
-        }
-    }
-
     public ValueTask DisposeAsync() => dataSource.DisposeAsync();
 
     private sealed class NoQueue : IDisposable

@@ -185,52 +185,6 @@ public sealed class SqliteDatabase : IDatabase, IDisposable
 
     public async ValueTask MaintainAsync(CancellationToken cancellationToken) => await CheckpointAsync(cancellationToken);
 
-    /// <summary>
-    /// Steps of SQLite's virtual machine between two yields in <see cref="YieldWhileRunning"/>: a few
-    /// tens of microseconds of a cascade's DELETE.
-    /// </summary>
-    public const int YieldSteps = 2_000;
-
-    private static readonly delegate_progress YieldNow = state =>
-    {
-        Interlocked.Increment(ref ((SqliteDatabase)state)._yields);
-        Thread.Yield();
-        return 0; // 0: go on; anything else would interrupt the statement
-    };
-
-    private long _yields;
-
-    /// <summary>How many times statements under <see cref="YieldWhileRunning"/> have offered the core (for tests and diagnosis).</summary>
-    public long Yields => Interlocked.Read(ref _yields);
-
-    /// <summary>
-    /// A progress handler on the native connection calls <c>sched_yield</c> every <see cref="YieldSteps"/>
-    /// steps; disposing removes it before the connection goes back to the pool. Measured (bench
-    /// reads-during-cascade, back to back at the same cascade rate, ≈ 1.1M rows/s): the reads' p99 during
-    /// the cascade 2.31–2.44× idle against 2.62–2.90× without. <c>perf sched timehist</c> had shown the
-    /// thread that reads the sockets waiting 1.5–3 ms behind the idle-priority deletion thread, until
-    /// the next 4 ms tick: waking did not take the core from it at once.
-    /// </summary>
-    public IDisposable YieldWhileRunning(DbConnection connection)
-    {
-        var handle = ((SqliteConnection)connection).Handle ?? throw new InvalidOperationException("The connection is not open.");
-        raw.sqlite3_progress_handler(handle, YieldSteps, YieldNow, this);
-        return new ProgressHandlerRemoval(handle);
-    }
-
-    private sealed class ProgressHandlerRemoval(sqlite3 handle) : IDisposable
-    {
-        private int _done;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _done, 1) == 0)
-            {
-                raw.sqlite3_progress_handler(handle, 0, null, null);
-            }
-        }
-    }
-
     /// <summary>Runs <c>PRAGMA wal_checkpoint(mode)</c>: whether it was stopped short (1) and the log's size in frames.</summary>
     private static async Task<(long Busy, long Log)> WalCheckpointAsync(SqliteConnection connection, string mode, CancellationToken cancellationToken)
     {

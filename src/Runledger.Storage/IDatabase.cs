@@ -39,15 +39,6 @@ public interface IDatabase
     bool WritersWaiting { get; }
 
     /// <summary>
-    /// For background work whose statements run long on this process's own threads (a cascade's
-    /// batches): until the answer is disposed, the connection's statements give up the core every
-    /// few thousand steps, so a request thread that is waiting for it runs at once instead of at
-    /// the next scheduler tick. Changes nothing where statements run in the database's own
-    /// processes (PostgreSQL).
-    /// </summary>
-    IDisposable YieldWhileRunning(DbConnection connection);
-
-    /// <summary>
     /// Background upkeep, called about once a second by the host. On SQLite this copies the
     /// write-ahead log into the database file (a passive checkpoint) off the writers' path, so a
     /// commit seldom has to do it; PostgreSQL does its own.

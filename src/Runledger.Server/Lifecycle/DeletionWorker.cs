@@ -397,8 +397,6 @@ public sealed partial class DeletionWorker(
         // A transaction covers children until BatchSize rows are gone, then commits with its
         // progress and renewed lease; small jobs (most) take one transaction for everything.
         await using var connection = await database.OpenAsync(cancellationToken);
-        // A batch runs for milliseconds on this thread: its statements offer the core to waiting requests as they go.
-        using var yielding = database.YieldWhileRunning(connection);
         IDisposable? turn = null;
         DbTransaction? transaction = null;
         var budget = settings.BatchSize;
