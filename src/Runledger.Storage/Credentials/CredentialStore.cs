@@ -126,9 +126,16 @@ public sealed class CredentialStore(IDatabase database, LookupCache cache) : ICr
         using var forgetAfter = new InvalidateOnDispose(cache);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM credentials WHERE id = @Id", row, transaction, cancellationToken: cancellationToken));
+
+        // One statement, not delete-then-insert: two nodes starting together on one PostgreSQL define
+        // the same credentials from their environment, and the second insert failed on the key.
         await connection.ExecuteAsync(new CommandDefinition(
-            $"INSERT INTO credentials ({Columns}) VALUES (@Id, @Kind, @Name, @LookupHash, @ClientId, @SecretHash, @Scopes, @OrgId, @CreatedAt, @RevokedAt)",
+            $"""
+            INSERT INTO credentials ({Columns}) VALUES (@Id, @Kind, @Name, @LookupHash, @ClientId, @SecretHash, @Scopes, @OrgId, @CreatedAt, @RevokedAt)
+            ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name, lookup_hash = excluded.lookup_hash,
+                client_id = excluded.client_id, secret_hash = excluded.secret_hash, scopes = excluded.scopes, org_id = excluded.org_id,
+                created_at = excluded.created_at, revoked_at = excluded.revoked_at
+            """,
             row, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
     }
@@ -144,10 +151,18 @@ public sealed class CredentialStore(IDatabase database, LookupCache cache) : ICr
             return existing;
         }
 
+        // Two nodes starting together on a new PostgreSQL database both find no key: the first insert
+        // wins and the other node reads the winner's key, so tokens one node signs, the other accepts.
         var key = create();
-        await connection.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO signing_keys (id, key_material, created_at) VALUES ('jwt', @key, @now)",
+        var inserted = await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO signing_keys (id, key_material, created_at) VALUES ('jwt', @key, @now) ON CONFLICT (id) DO NOTHING",
             new { key, now }, transaction, cancellationToken: cancellationToken));
+        if (inserted == 0)
+        {
+            return await connection.QuerySingleAsync<string>(new CommandDefinition(
+                "SELECT key_material FROM signing_keys WHERE id = 'jwt'", transaction: transaction, cancellationToken: cancellationToken));
+        }
+
         await transaction.CommitAsync(cancellationToken);
         return key;
     }

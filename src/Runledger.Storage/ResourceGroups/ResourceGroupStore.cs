@@ -89,16 +89,20 @@ public sealed class ResourceGroupStore(IDatabase database, LookupCache cache) : 
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        var existing = await connection.QuerySingleOrDefaultAsync<ResourceGroupRow>(new CommandDefinition(
-            $"SELECT {Columns} FROM resource_groups WHERE id = @Id", new { row.Id }, transaction, cancellationToken: cancellationToken));
-        if (existing is not null)
+
+        // Insert-or-nothing in one statement: a look-up first raced on PostgreSQL, where two creators
+        // (two nodes starting at once, each making the default group) both saw no row and the second
+        // insert failed with a duplicate key.
+        var inserted = await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO resource_groups (id, tenant_id, labels, status, created_at, modified_at) VALUES (@Id, @TenantId, @Labels, @Status, @CreatedAt, @ModifiedAt) ON CONFLICT (id) DO NOTHING",
+            row, transaction, cancellationToken: cancellationToken));
+        if (inserted == 0)
         {
-            return existing.DeletingJobId is null ? CreateOutcome.AlreadyExists : CreateOutcome.BeingDeleted;
+            var existing = await connection.QuerySingleOrDefaultAsync<ResourceGroupRow>(new CommandDefinition(
+                $"SELECT {Columns} FROM resource_groups WHERE id = @Id", new { row.Id }, transaction, cancellationToken: cancellationToken));
+            return existing?.DeletingJobId is null ? CreateOutcome.AlreadyExists : CreateOutcome.BeingDeleted;
         }
 
-        await connection.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO resource_groups (id, tenant_id, labels, status, created_at, modified_at) VALUES (@Id, @TenantId, @Labels, @Status, @CreatedAt, @ModifiedAt)",
-            row, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return CreateOutcome.Created;
     }
