@@ -70,6 +70,9 @@ public abstract class SqlDialect
         DbConnection connection, DbTransaction? transaction, string sql, IReadOnlyList<IReadOnlyList<RowParameter>> items, CancellationToken cancellationToken)
     {
         var changed = new int[items.Count];
+
+        // Every item names the same parameters: which of them the SQL uses is looked up once per name.
+        var named = new Dictionary<string, bool>(StringComparer.Ordinal);
         for (var start = 0; start < items.Count; start += StatementsPerBatch)
         {
             var count = Math.Min(StatementsPerBatch, items.Count - start);
@@ -81,12 +84,14 @@ public abstract class SqlDialect
                 command.CommandText = sql;
                 foreach (var parameter in items[i])
                 {
-                    if (Names(sql, parameter.Name))
+                    if (!named.TryGetValue(parameter.Name, out var used))
                     {
-                        var value = command.CreateParameter();
-                        value.ParameterName = parameter.Name;
-                        value.Value = parameter.Value ?? DBNull.Value;
-                        command.Parameters.Add(value);
+                        named[parameter.Name] = used = Names(sql, parameter.Name);
+                    }
+
+                    if (used)
+                    {
+                        command.AddParameter(parameter.Name, parameter.Value ?? DBNull.Value);
                     }
                 }
 
